@@ -1,0 +1,347 @@
+//! Expands a component's `files` into one mount per file (spec §1.1 Files).
+//!
+//! - `"path"` or `"glob/**/*"`: each file keeps its app-relative path under guest `/`.
+//!   A glob includes only the files it matches; a plain directory path includes its
+//!   whole tree.
+//! - `{ source = "dir", destination = "/abs" }`: a file, or a directory tree, appears
+//!   at `destination`.
+//! - `exclude_files` globs are matched against app-relative host paths.
+//!
+//! Patterns ending in `.` or `..`, patterns leading outside the application directory
+//! and missing non-glob paths are errors naming the component and the pattern.
+
+use std::path::{Component, Path, PathBuf};
+
+use super::v2::{FileDef, StrOr};
+use crate::error::{Error, Problem, Result};
+use crate::locked::{ContentPath, ContentRef};
+
+/// `file:///abs/path`.
+pub(crate) fn file_url(path: &Path) -> String {
+    url::Url::from_file_path(path)
+        .map(String::from)
+        .unwrap_or_else(|()| format!("file://{}", path.display()))
+}
+
+/// Joins `relative` to `base` lexically, resolving `.` and `..`; `None` if the result
+/// would leave `base` or `relative` is absolute.
+pub(crate) fn join_inside(base: &Path, relative: &str) -> Option<PathBuf> {
+    let mut parts: Vec<&std::ffi::OsStr> = Vec::new();
+    for c in Path::new(relative).components() {
+        match c {
+            Component::Normal(p) => parts.push(p),
+            Component::CurDir => {}
+            Component::ParentDir => {
+                parts.pop()?;
+            }
+            Component::RootDir | Component::Prefix(_) => return None,
+        }
+    }
+    let mut out = base.to_owned();
+    out.extend(parts);
+    Some(out)
+}
+
+fn has_glob_chars(pattern: &str) -> bool {
+    pattern.contains(['*', '?', '['])
+}
+
+fn ends_in_dots(pattern: &str) -> bool {
+    let trimmed = pattern.trim_end_matches('/');
+    let last = trimmed.rsplit('/').next().unwrap_or(trimmed);
+    last == "." || last == ".."
+}
+
+struct Expander<'a> {
+    file: &'a str,
+    field: String,
+    app_dir: &'a Path,
+    exclude: Vec<glob::Pattern>,
+    out: Vec<ContentPath>,
+}
+
+/// Expands `files` of component `component` in `app_dir` (absolute).
+pub(crate) fn expand(
+    file: &str,
+    component: &str,
+    app_dir: &Path,
+    files: &[FileDef],
+    exclude_files: &[String],
+) -> Result<Vec<ContentPath>> {
+    let exclude = exclude_files
+        .iter()
+        .map(|p| {
+            glob::Pattern::new(p).map_err(|source| {
+                Error::invalid(
+                    file,
+                    format!("component \"{component}\": exclude_files"),
+                    Problem::Glob {
+                        pattern: p.clone(),
+                        source,
+                    },
+                )
+            })
+        })
+        .collect::<Result<_>>()?;
+    let mut x = Expander {
+        file,
+        field: format!("component \"{component}\": files"),
+        app_dir,
+        exclude,
+        out: Vec::new(),
+    };
+    for def in files {
+        match def {
+            StrOr::Str(pattern) => x.pattern(pattern)?,
+            StrOr::Table(mapping) => x.mapping(&mapping.source, &mapping.destination)?,
+        }
+    }
+    Ok(x.out)
+}
+
+impl Expander<'_> {
+    fn fail(&self, problem: Problem) -> Error {
+        Error::invalid(self.file, self.field.clone(), problem)
+    }
+
+    fn checked_path(&self, pattern: &str) -> Result<PathBuf> {
+        if ends_in_dots(pattern) {
+            return Err(self.fail(Problem::FileDots {
+                pattern: pattern.to_owned(),
+            }));
+        }
+        join_inside(self.app_dir, pattern).ok_or_else(|| {
+            self.fail(Problem::FileEscapes {
+                pattern: pattern.to_owned(),
+            })
+        })
+    }
+
+    fn pattern(&mut self, pattern: &str) -> Result<()> {
+        let path = self.checked_path(pattern)?;
+        if has_glob_chars(pattern) {
+            let full = format!(
+                "{}/{}",
+                glob::Pattern::escape(&self.app_dir.to_string_lossy()),
+                pattern.trim_start_matches("./")
+            );
+            let matches = glob::glob(&full).map_err(|source| {
+                self.fail(Problem::Glob {
+                    pattern: pattern.to_owned(),
+                    source,
+                })
+            })?;
+            for entry in matches {
+                let host = entry.map_err(|e| {
+                    let path = e.path().to_owned();
+                    self.fail(Problem::FileRead {
+                        path,
+                        source: std::io::Error::from(e),
+                    })
+                })?;
+                if host.is_file() && host.starts_with(self.app_dir) {
+                    let guest =
+                        Path::new("/").join(host.strip_prefix(self.app_dir).unwrap_or(&host));
+                    self.add(host, guest);
+                }
+            }
+            return Ok(());
+        }
+        if !path.exists() {
+            return Err(self.fail(Problem::FileMissing {
+                pattern: pattern.to_owned(),
+            }));
+        }
+        let guest = Path::new("/").join(path.strip_prefix(self.app_dir).unwrap_or(&path));
+        self.tree(path, guest)
+    }
+
+    fn mapping(&mut self, source: &str, destination: &str) -> Result<()> {
+        if !destination.starts_with('/') {
+            return Err(self.fail(Problem::FileDestination {
+                destination: destination.to_owned(),
+            }));
+        }
+        let path = self.checked_path(source)?;
+        if !path.exists() {
+            return Err(self.fail(Problem::FileMissing {
+                pattern: source.to_owned(),
+            }));
+        }
+        self.tree(path, PathBuf::from(destination))
+    }
+
+    /// Adds a file, or every file below a directory, mapping `host` to `guest`.
+    fn tree(&mut self, host: PathBuf, guest: PathBuf) -> Result<()> {
+        if !host.is_dir() {
+            self.add(host, guest);
+            return Ok(());
+        }
+        let read = |p: &Path| {
+            std::fs::read_dir(p)
+                .and_then(|entries| {
+                    entries
+                        .map(|e| e.map(|e| e.path()))
+                        .collect::<std::io::Result<Vec<_>>>()
+                })
+                .map_err(|source| {
+                    self.fail(Problem::FileRead {
+                        path: p.to_owned(),
+                        source,
+                    })
+                })
+        };
+        let mut entries = read(&host)?;
+        entries.sort();
+        for entry in entries {
+            let name = entry.file_name().map(PathBuf::from).unwrap_or_default();
+            self.tree(entry, guest.join(name))?;
+        }
+        Ok(())
+    }
+
+    fn add(&mut self, host: PathBuf, guest: PathBuf) {
+        let relative = host.strip_prefix(self.app_dir).unwrap_or(&host);
+        let relative = relative.to_string_lossy().replace('\\', "/");
+        if self.exclude.iter().any(|p| p.matches(&relative)) {
+            return;
+        }
+        if self.out.iter().any(|c| c.path == guest) {
+            return;
+        }
+        self.out.push(ContentPath {
+            content: ContentRef {
+                source: Some(file_url(&host)),
+                ..Default::default()
+            },
+            path: guest,
+        });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::v2::FileMapping;
+    use super::*;
+
+    fn setup() -> tempfile::TempDir {
+        let dir = tempfile::tempdir().unwrap();
+        for f in [
+            "static/a.txt",
+            "static/b.md",
+            "static/sub/c.txt",
+            "top.txt",
+            "other/d.txt",
+        ] {
+            let p = dir.path().join(f);
+            std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+            std::fs::write(p, f).unwrap();
+        }
+        dir
+    }
+
+    fn guest_paths(files: &[ContentPath]) -> Vec<String> {
+        files.iter().map(|f| f.path.display().to_string()).collect()
+    }
+
+    fn run(dir: &Path, files: Vec<FileDef>, exclude: &[&str]) -> Result<Vec<ContentPath>> {
+        let exclude: Vec<String> = exclude.iter().map(|s| s.to_string()).collect();
+        expand("spin.toml", "api", dir, &files, &exclude)
+    }
+
+    fn s(p: &str) -> FileDef {
+        StrOr::Str(p.into())
+    }
+
+    #[test]
+    fn patterns_keep_app_relative_paths_under_root() {
+        let dir = setup();
+        let root = dir.path().canonicalize().unwrap();
+        let files = run(
+            &root,
+            vec![s("static/*.txt"), s("top.txt"), s("other")],
+            &[],
+        )
+        .unwrap();
+        assert_eq!(
+            guest_paths(&files),
+            ["/static/a.txt", "/top.txt", "/other/d.txt"]
+        );
+        assert_eq!(
+            files[1].content.source.as_deref(),
+            Some(file_url(&root.join("top.txt")).as_str())
+        );
+        assert!(files[1]
+            .content
+            .source
+            .as_deref()
+            .unwrap()
+            .starts_with("file:///"));
+    }
+
+    #[test]
+    fn recursive_globs_and_excludes_apply_to_app_relative_paths() {
+        let dir = setup();
+        let root = dir.path().canonicalize().unwrap();
+        let files = run(&root, vec![s("static/**/*")], &["**/*.md", "static/sub/*"]).unwrap();
+        assert_eq!(guest_paths(&files), ["/static/a.txt"]);
+    }
+
+    #[test]
+    fn mappings_place_files_and_trees_at_the_destination() {
+        let dir = setup();
+        let root = dir.path().canonicalize().unwrap();
+        let map = |source: &str, destination: &str| {
+            StrOr::Table(FileMapping {
+                source: source.into(),
+                destination: destination.into(),
+            })
+        };
+        let files = run(
+            &root,
+            vec![map("static", "/assets"), map("top.txt", "/etc/top")],
+            &["static/b.md"],
+        )
+        .unwrap();
+        assert_eq!(
+            guest_paths(&files),
+            ["/assets/a.txt", "/assets/sub/c.txt", "/etc/top"]
+        );
+    }
+
+    #[test]
+    fn bad_patterns_are_errors_naming_component_and_pattern() {
+        let dir = setup();
+        let root = dir.path().canonicalize().unwrap();
+        let cases: Vec<(FileDef, &str)> = vec![
+            (s("../x"), "spin.toml: component \"api\": files: \"../x\" escapes the application directory"),
+            (s("static/../../x"), "spin.toml: component \"api\": files: \"static/../../x\" escapes the application directory"),
+            (s("/etc/passwd"), "spin.toml: component \"api\": files: \"/etc/passwd\" escapes the application directory"),
+            (s("static/.."), "spin.toml: component \"api\": files: \"static/..\" must not end in \".\" or \"..\""),
+            (s("."), "spin.toml: component \"api\": files: \".\" must not end in \".\" or \"..\""),
+            (s("missing.txt"), "spin.toml: component \"api\": files: \"missing.txt\" does not exist"),
+            (
+                StrOr::Table(FileMapping {
+                    source: "static".into(),
+                    destination: "rel".into(),
+                }),
+                "spin.toml: component \"api\": files: destination \"rel\" must be an absolute path",
+            ),
+        ];
+        for (def, message) in cases {
+            assert_eq!(run(&root, vec![def], &[]).unwrap_err().to_string(), message);
+        }
+        assert_eq!(
+            run(&root, vec![], &["[x"]).unwrap_err().to_string(),
+            "spin.toml: component \"api\": exclude_files: invalid glob \"[x\": Pattern syntax error near position 0: invalid range pattern"
+        );
+    }
+
+    #[test]
+    fn a_glob_matching_nothing_is_fine() {
+        let dir = setup();
+        assert!(run(dir.path(), vec![s("nothing/*.x")], &[])
+            .unwrap()
+            .is_empty());
+    }
+}
