@@ -1,0 +1,68 @@
+//! Echoes what the host told the component about the request, as JSON:
+//!
+//! ```json
+//! {"component": "...", "method": "GET", "path": "/p?q", "headers": {"spin-path-info": "/x", ...}}
+//! ```
+//!
+//! * `component` comes from the `COMPONENT` environment variable (set per component in
+//!   spin.toml), so one wasm file can serve several components.
+//! * `path` is the path-with-query of the request as the guest received it.
+//! * `headers` holds every request header whose name starts with `spin-` (lower-cased).
+//!   A header that occurs more than once becomes a JSON array of its values, in order,
+//!   so tests can detect duplicates.
+//!
+//! The raw `IncomingRequest` is used (not `spin_sdk::http::Request`) because the latter
+//! folds headers into a map and would hide duplicates.
+
+use serde_json::{Map, Value};
+use spin_sdk::http::{IncomingRequest, Method, Response};
+use spin_sdk::http_component;
+
+fn method_name(m: &Method) -> String {
+    m.to_string()
+}
+
+fn spin_headers(req: &IncomingRequest) -> Map<String, Value> {
+    let mut out = Map::new();
+    for (name, value) in req.headers().entries() {
+        let name = name.to_ascii_lowercase();
+        if !name.starts_with("spin-") {
+            continue;
+        }
+        let value = Value::String(String::from_utf8_lossy(&value).into_owned());
+        match out.get_mut(&name) {
+            None => {
+                out.insert(name, value);
+            }
+            Some(Value::Array(values)) => values.push(value),
+            Some(existing) => {
+                let first = existing.take();
+                *existing = Value::Array(vec![first, value]);
+            }
+        }
+    }
+    out
+}
+
+#[http_component]
+fn handle(req: IncomingRequest) -> Response {
+    let component = std::env::var("COMPONENT").unwrap_or_else(|_| "unknown".to_owned());
+
+    let mut body = Map::new();
+    body.insert("component".into(), Value::String(component));
+    body.insert("method".into(), Value::String(method_name(&req.method())));
+    body.insert(
+        "path".into(),
+        Value::String(req.path_with_query().unwrap_or_default()),
+    );
+    body.insert("headers".into(), Value::Object(spin_headers(&req)));
+
+    let mut json = serde_json::to_string(&Value::Object(body)).expect("serialise json");
+    json.push('\n');
+
+    Response::builder()
+        .status(200)
+        .header("content-type", "application/json")
+        .body(json)
+        .build()
+}
