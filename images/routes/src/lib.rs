@@ -11,6 +11,11 @@
 //!   A header that occurs more than once becomes a JSON array of its values, in order,
 //!   so tests can detect duplicates.
 //!
+//! * `?panic` (a query parameter named `panic`) makes the handler panic before
+//!   responding, so the host must answer 500 with an empty body.
+//! * `?sleep=<ms>` makes the handler sleep that many milliseconds
+//!   (`std::thread::sleep`, i.e. a wasi:clocks poll) before responding.
+//!
 //! The raw `IncomingRequest` is used (not `spin_sdk::http::Request`) because the latter
 //! folds headers into a map and would hide duplicates.
 
@@ -44,8 +49,32 @@ fn spin_headers(req: &IncomingRequest) -> Map<String, Value> {
     out
 }
 
+/// The query parameters of `path_with_query`, undecoded, as (key, value) pairs.
+fn query_params(path_with_query: &str) -> Vec<(&str, &str)> {
+    let Some((_, query)) = path_with_query.split_once('?') else {
+        return Vec::new();
+    };
+    query
+        .split('&')
+        .filter(|pair| !pair.is_empty())
+        .map(|pair| pair.split_once('=').unwrap_or((pair, "")))
+        .collect()
+}
+
 #[http_component]
 fn handle(req: IncomingRequest) -> Response {
+    let path_with_query = req.path_with_query().unwrap_or_default();
+    for (key, value) in query_params(&path_with_query) {
+        match key {
+            "panic" => panic!("requested panic"),
+            "sleep" => {
+                let ms: u64 = value.parse().unwrap_or(0);
+                std::thread::sleep(std::time::Duration::from_millis(ms));
+            }
+            _ => {}
+        }
+    }
+
     let component = std::env::var("COMPONENT").unwrap_or_else(|_| "unknown".to_owned());
 
     let mut body = Map::new();
@@ -53,7 +82,7 @@ fn handle(req: IncomingRequest) -> Response {
     body.insert("method".into(), Value::String(method_name(&req.method())));
     body.insert(
         "path".into(),
-        Value::String(req.path_with_query().unwrap_or_default()),
+        Value::String(path_with_query),
     );
     body.insert("headers".into(), Value::Object(spin_headers(&req)));
 
