@@ -1,1 +1,20 @@
-//! placeholder
+//! The spinshim host: runs Spin applications on wasmtime.
+//!
+//! - [`engine`]: the one wasmtime engine of a process and its epoch clock.
+//! - [`prepare`]: a locked app → compiled, linked, configured components.
+//! - [`store`]: what one guest instance holds, and how it is created.
+//! - [`host`]: host capabilities, one module each.
+//! - [`trigger`]: how requests reach guests (HTTP).
+//! - [`files`], [`stdio`]: the guest's filesystem and output.
+
+pub mod engine;
+pub mod files;
+pub mod host;
+pub mod prepare;
+pub mod stdio;
+pub mod store;
+pub mod trigger;
+
+pub use engine::{build_engine, EngineOptions, EpochTicker, RuntimeEngine};
+pub use prepare::{compile_from_source, PrepareOptions, PreparedApp};
+pub use trigger::http::{HttpTrigger, HttpTriggerOptions};

@@ -1,0 +1,85 @@
+//! Variables: `fermyon:spin/variables@2.0.0` and `wasi:config/store`.
+//!
+//! A guest sees only its own component's `variables` table, each entry a
+//! template over the application's variables. Values come from providers
+//! that do not change while the app runs, so every component's table is
+//! rendered once at start-up and shared by all of its instances.
+
+use std::sync::Arc;
+
+use indexmap::IndexMap;
+use spinshim_app::variables::validate_variable_name;
+use wasmtime::component::{HasData, Linker};
+use wasmtime_wasi_config::{WasiConfig, WasiConfigVariables};
+
+use crate::store::InstanceState;
+
+mod bindings {
+    wasmtime::component::bindgen!({
+        path: "wit/spin-v2",
+        world: "variables-host",
+        imports: { default: trappable },
+    });
+}
+
+use bindings::fermyon::spin::variables::{self as spin_variables, Error};
+
+/// A component's rendered variables, shared by all its instances.
+pub struct ComponentVariables {
+    values: IndexMap<String, String>,
+    wasi_config: WasiConfigVariables,
+}
+
+impl ComponentVariables {
+    /// Wraps the rendered `name -> value` table of one component.
+    pub fn new(values: IndexMap<String, String>) -> Arc<Self> {
+        let wasi_config = values.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+        Arc::new(Self {
+            values,
+            wasi_config,
+        })
+    }
+
+    fn get(&self, name: &str) -> Result<String, Error> {
+        if validate_variable_name(name).is_err() {
+            return Err(Error::InvalidName(name.to_string()));
+        }
+        self.values
+            .get(name)
+            .cloned()
+            .ok_or_else(|| Error::Undefined(format!("no variable for \"{name}\"")))
+    }
+}
+
+/// Per-instance view of the component's variables.
+pub struct VariablesState {
+    variables: Arc<ComponentVariables>,
+}
+
+impl VariablesState {
+    /// The state for one instance of a component.
+    pub fn new(variables: Arc<ComponentVariables>) -> Self {
+        Self { variables }
+    }
+}
+
+impl spin_variables::Host for VariablesState {
+    fn get(&mut self, name: String) -> wasmtime::Result<Result<String, Error>> {
+        Ok(self.variables.get(&name))
+    }
+}
+
+struct Variables;
+
+impl HasData for Variables {
+    type Data<'a> = &'a mut VariablesState;
+}
+
+/// Adds both variables interfaces to `linker`.
+pub fn add_to_linker(linker: &mut Linker<InstanceState>) -> anyhow::Result<()> {
+    spin_variables::add_to_linker::<InstanceState, Variables>(linker, |s| &mut s.variables)?;
+    wasmtime_wasi_config::add_to_linker(linker, |s| {
+        WasiConfig::new(&s.variables.variables.wasi_config)
+    })?;
+    Ok(())
+}

@@ -1,0 +1,154 @@
+//! What a guest instance's [`Store`] holds, and how one is made.
+//!
+//! A [`ComponentInstancer`] is built once per component at start-up with
+//! everything that does not change between requests (the linked
+//! [`InstancePre`], environment, mounts, variables, outbound rules); per
+//! request it only assembles a fresh store from those parts.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use anyhow::{Context as _, Result};
+use wasmtime::component::{InstancePre, ResourceTable};
+use wasmtime::{Engine, Store, StoreLimits, StoreLimitsBuilder, UpdateDeadline};
+use wasmtime_wasi::{FsPerms, WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
+use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
+
+use crate::files::Mount;
+use crate::host::outbound_http::OutboundHttp;
+use crate::host::variables::{ComponentVariables, VariablesState};
+use crate::stdio::{PrefixedOutput, Target};
+
+/// The data of one guest instance's store.
+pub struct InstanceState {
+    table: ResourceTable,
+    wasi: WasiCtx,
+    http: WasiHttpCtx,
+    pub(crate) outbound_http: OutboundHttp,
+    limits: StoreLimits,
+    pub(crate) variables: VariablesState,
+    /// When the current request must have finished; checked on every epoch
+    /// tick while the guest runs.
+    pub(crate) deadline: Option<Instant>,
+}
+
+impl WasiView for InstanceState {
+    fn ctx(&mut self) -> WasiCtxView<'_> {
+        WasiCtxView {
+            ctx: &mut self.wasi,
+            table: &mut self.table,
+        }
+    }
+}
+
+impl WasiHttpView for InstanceState {
+    fn http(&mut self) -> WasiHttpCtxView<'_> {
+        WasiHttpCtxView {
+            ctx: &mut self.http,
+            table: &mut self.table,
+            hooks: &mut self.outbound_http,
+        }
+    }
+}
+
+/// Everything needed to instantiate one component, prepared once.
+pub struct ComponentInstancer {
+    id: String,
+    pre: InstancePre<InstanceState>,
+    env: Vec<(String, String)>,
+    mounts: Vec<Mount>,
+    variables: Arc<ComponentVariables>,
+    outbound_http: OutboundHttp,
+    max_memory: Option<usize>,
+}
+
+/// The per-component inputs of a [`ComponentInstancer`].
+pub struct InstancerParts {
+    /// The component's id.
+    pub id: String,
+    /// The component, linked against the host.
+    pub pre: InstancePre<InstanceState>,
+    /// WASI environment variables.
+    pub env: Vec<(String, String)>,
+    /// Read-only directories the guest sees.
+    pub mounts: Vec<Mount>,
+    /// The component's rendered variables.
+    pub variables: Arc<ComponentVariables>,
+    /// Outbound HTTP policy.
+    pub outbound_http: OutboundHttp,
+    /// Linear memory cap per instance, in bytes.
+    pub max_memory: Option<usize>,
+}
+
+impl ComponentInstancer {
+    /// Bundles the prepared parts.
+    pub fn new(parts: InstancerParts) -> Self {
+        Self {
+            id: parts.id,
+            pre: parts.pre,
+            env: parts.env,
+            mounts: parts.mounts,
+            variables: parts.variables,
+            outbound_http: parts.outbound_http,
+            max_memory: parts.max_memory,
+        }
+    }
+
+    /// The component id.
+    pub fn id(&self) -> &str {
+        &self.id
+    }
+
+    /// The linked component.
+    pub fn pre(&self) -> &InstancePre<InstanceState> {
+        &self.pre
+    }
+
+    /// The engine the component was compiled with.
+    pub fn engine(&self) -> &Engine {
+        self.pre.engine()
+    }
+
+    /// A fresh store for one instance, with WASI set up as Spin does: only
+    /// the component's own environment, its files read-only, stdio
+    /// prefixed with the component id.
+    pub fn new_store(&self) -> Result<Store<InstanceState>> {
+        let mut wasi = WasiCtxBuilder::new();
+        wasi.envs(&self.env)
+            .stdout(PrefixedOutput::new(&self.id, Target::Stdout))
+            .stderr(PrefixedOutput::new(&self.id, Target::Stderr));
+        for mount in &self.mounts {
+            wasi.preopened_dir(&mount.host, &mount.guest, FsPerms::ReadOnly)
+                .map_err(anyhow::Error::from)
+                .with_context(|| {
+                    format!(
+                        "component \"{}\": mounting {} at {}",
+                        self.id,
+                        mount.host.display(),
+                        mount.guest
+                    )
+                })?;
+        }
+        let mut limits = StoreLimitsBuilder::new().trap_on_grow_failure(false);
+        if let Some(max) = self.max_memory {
+            limits = limits.memory_size(max);
+        }
+        let state = InstanceState {
+            table: ResourceTable::new(),
+            wasi: wasi.build(),
+            http: WasiHttpCtx::new(),
+            outbound_http: self.outbound_http.clone(),
+            limits: limits.build(),
+            variables: VariablesState::new(self.variables.clone()),
+            deadline: None,
+        };
+        let mut store = Store::new(self.engine(), state);
+        store.limiter(|state| &mut state.limits);
+        store.set_epoch_deadline(1);
+        store.epoch_deadline_callback(|store| match store.data().deadline {
+            Some(deadline) if Instant::now() >= deadline => Err(wasmtime::Trap::Interrupt.into()),
+            _ => Ok(UpdateDeadline::Yield(1)),
+        });
+        Ok(store)
+    }
+}

@@ -1,0 +1,315 @@
+//! The HTTP trigger: Spin routing in front of per-component executors.
+//!
+//! Everything that can be decided once is decided in [`HttpTrigger::new`]:
+//! the router, each component's executor (chosen from its exports), and
+//! the static responses. Per request the trigger only routes, adds the
+//! `spin-*` headers and hands the request to the executor.
+
+use std::future::Future;
+mod body;
+pub mod handler_kind;
+pub mod headers;
+mod legacy;
+mod server;
+mod wasi_http;
+pub mod well_known;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{Context as _, Result};
+use bytes::Bytes;
+use http::{HeaderName, HeaderValue, Request, Response, StatusCode};
+use http_body_util::BodyExt as _;
+use hyper::body::Incoming;
+use spinshim_app::http::{HttpRoute, HttpTriggerConfig, StaticResponse};
+use spinshim_app::routes::Router;
+use wasmtime_wasi_http::WasiBody;
+
+use crate::prepare::PreparedApp;
+use handler_kind::HandlerKind;
+use headers::RequestFacts;
+use legacy::{LegacyExecutor, LegacyRequest};
+use wasi_http::WasiHttpExecutor;
+pub use well_known::AppInfo;
+
+/// The HTTP trigger's settings.
+#[derive(Clone, Debug, Default)]
+pub struct HttpTriggerOptions {
+    /// How long a request may run before it is answered with a 500.
+    pub request_timeout: Option<Duration>,
+}
+
+/// One line of the route table printed at start-up.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RouteDescription {
+    /// The route as written.
+    pub route: String,
+    /// The component serving it, or `None` for a static response.
+    pub component: Option<String>,
+}
+
+enum Target {
+    Component { id: String, executor: Executor },
+    Static(StaticResponse),
+}
+
+enum Executor {
+    WasiHttp(WasiHttpExecutor),
+    Legacy(LegacyExecutor),
+}
+
+/// A ready-to-serve HTTP trigger.
+pub struct HttpTrigger {
+    router: Router<Arc<Target>>,
+    routes: Vec<RouteDescription>,
+    info: AppInfo,
+}
+
+impl HttpTrigger {
+    /// Builds the router and an executor for every routed component.
+    pub fn new(app: &PreparedApp, options: &HttpTriggerOptions) -> Result<Self> {
+        spinshim_app::http::validate_http_base(app.locked())?;
+        let mut routes = Vec::new();
+        let mut descriptions = Vec::new();
+        for trigger in app.locked().triggers_of_type("http") {
+            let config = HttpTriggerConfig::from_trigger(trigger)?;
+            let target = match (&config.static_response, &config.component) {
+                (Some(response), _) => Target::Static(response.clone()),
+                (None, Some(id)) => Target::Component {
+                    id: id.clone(),
+                    executor: executor_for(app, id, options)?,
+                },
+                (None, None) => anyhow::bail!(
+                    "trigger \"{}\": needs a component or a static_response",
+                    trigger.id
+                ),
+            };
+            let HttpRoute::Route(route) = &config.route else {
+                continue; // private: reachable only by service chaining
+            };
+            descriptions.push(RouteDescription {
+                route: route.clone(),
+                component: config.component.clone(),
+            });
+            routes.push((route.clone(), Arc::new(target)));
+        }
+        let (router, duplicates) = Router::build(routes).context("building the HTTP router")?;
+        for duplicate in duplicates {
+            let describe = |index: usize| {
+                descriptions[index]
+                    .component
+                    .as_deref()
+                    .unwrap_or("(static response)")
+                    .to_string()
+            };
+            tracing::warn!(
+                "route \"{}\" is defined more than once: {} is unreachable, {} serves it",
+                duplicate.raw_route,
+                describe(duplicate.index),
+                describe(duplicate.winner)
+            );
+        }
+        Ok(Self {
+            router,
+            routes: descriptions,
+            info: AppInfo {
+                name: app.locked().name().unwrap_or_default().to_string(),
+                version: app.locked().version().map(str::to_string),
+                oci_image_digest: app
+                    .locked()
+                    .metadata
+                    .get("oci_image_digest")
+                    .and_then(|v| v.as_str())
+                    .map(str::to_string),
+            },
+        })
+    }
+
+    /// The public routes, in manifest order.
+    pub fn routes(&self) -> &[RouteDescription] {
+        &self.routes
+    }
+
+    /// Serves on `listener` until `shutdown` resolves, then lets in-flight
+    /// requests finish for at most `drain_timeout`.
+    pub async fn serve(
+        self: Arc<Self>,
+        listener: tokio::net::TcpListener,
+        shutdown: impl Future<Output = ()>,
+        drain_timeout: Duration,
+    ) -> Result<()> {
+        server::serve(self, listener, shutdown, drain_timeout).await
+    }
+
+    /// Answers one request.
+    async fn handle(
+        &self,
+        mut req: Request<Incoming>,
+        client_addr: SocketAddr,
+    ) -> Response<WasiBody> {
+        req.headers_mut().remove(http::header::CONNECTION);
+        let path = req.uri().path().to_owned();
+        if let Some(name) = path.strip_prefix(well_known::PREFIX) {
+            return well_known::respond(name, &self.info);
+        }
+        let Some(matched) = self.router.route(&path) else {
+            return body::status_only(StatusCode::NOT_FOUND);
+        };
+        let (component_id, executor) = match matched.target().as_ref() {
+            Target::Static(response) => return static_response(response),
+            Target::Component { id, executor } => (id, executor),
+        };
+        let Some(host) = request_host(&req) else {
+            return body::status_only(StatusCode::BAD_REQUEST);
+        };
+        let path_and_query = req
+            .uri()
+            .path_and_query()
+            .map(|pq| pq.as_str().to_owned())
+            .unwrap_or_else(|| path.clone());
+        let facts = RequestFacts {
+            scheme: "http",
+            host: Some(&host),
+            path_and_query: &path_and_query,
+            client_addr,
+        };
+        let spin_headers = headers::spin_headers(&facts, &matched);
+        let result = match executor {
+            Executor::WasiHttp(executor) => {
+                run_wasi_http(executor, req, &host, &path_and_query, spin_headers).await
+            }
+            Executor::Legacy(executor) => {
+                run_legacy(executor, req, &path_and_query, spin_headers).await
+            }
+        };
+        result.unwrap_or_else(|err| {
+            tracing::error!(component = %component_id, "request to {path} failed: {err:?}");
+            eprintln!("component \"{component_id}\": request to {path} failed: {err:#}");
+            body::status_only(StatusCode::INTERNAL_SERVER_ERROR)
+        })
+    }
+}
+
+fn executor_for(app: &PreparedApp, id: &str, options: &HttpTriggerOptions) -> Result<Executor> {
+    let instancer = app
+        .component(id)
+        .with_context(|| format!("component \"{id}\" was not prepared"))?;
+    let component = instancer.pre().component();
+    let engine = instancer.engine();
+    let exports: Vec<String> = component
+        .component_type()
+        .exports(engine)
+        .map(|(name, _)| name.to_string())
+        .collect();
+    let kind = handler_kind::detect(id, exports.iter().map(String::as_str))?;
+    Ok(match kind {
+        HandlerKind::SpinLegacy => {
+            Executor::Legacy(LegacyExecutor::new(instancer, options.request_timeout)?)
+        }
+        _ => Executor::WasiHttp(wasi_http::executor(
+            instancer,
+            kind,
+            options.request_timeout,
+        )?),
+    })
+}
+
+/// The authority the client addressed: the URI's (HTTP/2) or `Host`.
+fn request_host(req: &Request<Incoming>) -> Option<String> {
+    if let Some(authority) = req.uri().authority() {
+        return Some(authority.to_string());
+    }
+    req.headers()
+        .get(http::header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .filter(|h| !h.is_empty())
+        .map(str::to_string)
+}
+
+fn set_spin_headers(
+    headers: &mut http::HeaderMap,
+    spin_headers: Vec<(String, String)>,
+) -> Result<()> {
+    for (name, value) in spin_headers {
+        let value = HeaderValue::from_str(&value)
+            .with_context(|| format!("header {name} cannot carry {value:?}"))?;
+        headers.insert(HeaderName::try_from(name)?, value);
+    }
+    Ok(())
+}
+
+async fn run_wasi_http(
+    executor: &WasiHttpExecutor,
+    req: Request<Incoming>,
+    host: &str,
+    path_and_query: &str,
+    spin_headers: Vec<(String, String)>,
+) -> Result<Response<WasiBody>> {
+    let (mut parts, body) = req.into_parts();
+    parts.uri = format!("http://{host}{path_and_query}")
+        .parse()
+        .with_context(|| format!("request URI for host {host:?}"))?;
+    set_spin_headers(&mut parts.headers, spin_headers)?;
+    let body = body.map_err(wasmtime_wasi_http::Error::from).boxed_unsync();
+    Ok(executor
+        .handle((), Request::from_parts(parts, body))
+        .await?)
+}
+
+async fn run_legacy(
+    executor: &LegacyExecutor,
+    req: Request<Incoming>,
+    path_and_query: &str,
+    spin_headers: Vec<(String, String)>,
+) -> Result<Response<WasiBody>> {
+    let Some(method) = legacy::legacy_method(req.method()) else {
+        return Ok(body::status_only(StatusCode::METHOD_NOT_ALLOWED));
+    };
+    let (parts, body) = req.into_parts();
+    let mut headers: Vec<(String, String)> = parts
+        .headers
+        .iter()
+        .filter(|(name, _)| !spin_headers.iter().any(|(n, _)| n == name.as_str()))
+        .map(|(name, value)| {
+            (
+                name.as_str().to_string(),
+                String::from_utf8_lossy(value.as_bytes()).into_owned(),
+            )
+        })
+        .collect();
+    headers.extend(spin_headers);
+    let body = body
+        .collect()
+        .await
+        .context("reading request body")?
+        .to_bytes();
+    let response = executor
+        .execute(LegacyRequest {
+            method: Some(method),
+            uri: path_and_query.to_string(),
+            headers,
+            body,
+        })
+        .await?;
+    let mut builder = Response::builder().status(response.status);
+    for (name, value) in &response.headers {
+        builder = builder.header(name.as_str(), value.as_str());
+    }
+    builder
+        .body(body::full(response.body))
+        .context("guest returned an invalid response header")
+}
+
+fn static_response(response: &StaticResponse) -> Response<WasiBody> {
+    let body = response.body.clone().map(Bytes::from).unwrap_or_default();
+    let mut builder = Response::builder().status(response.status_code);
+    for (name, value) in &response.headers {
+        builder = builder.header(name.as_str(), value.as_str());
+    }
+    builder.body(body::full(body)).unwrap_or_else(|err| {
+        tracing::error!("static response is invalid: {err}");
+        body::status_only(StatusCode::INTERNAL_SERVER_ERROR)
+    })
+}

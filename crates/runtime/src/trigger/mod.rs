@@ -1,0 +1,3 @@
+//! Triggers: the ways requests and events reach guests.
+
+pub mod http;

@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# Run images/hello with `spinshim up` on a free local port, curl it, stop it.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+BIN=${SPINSHIM_BIN:-target/release/spinshim}
+PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+LOG=$(mktemp)
+"$BIN" up --from images/hello --listen "127.0.0.1:$PORT" >"$LOG" 2>&1 &
+PID=$!
+trap 'kill $PID 2>/dev/null || true; rm -f "$LOG"' EXIT
+for _ in $(seq 1 600); do
+  if curl -s -o /dev/null "http://127.0.0.1:$PORT/.well-known/spin/health"; then break; fi
+  if ! kill -0 $PID 2>/dev/null; then cat "$LOG"; echo "spinshim up exited early" >&2; exit 1; fi
+  sleep 0.1
+done
+cat "$LOG"
+echo "\$ curl -i http://127.0.0.1:$PORT/"
+curl -sS -i "http://127.0.0.1:$PORT/"
+echo
+echo "Stopping spinshim up (SIGTERM)."
+kill -TERM $PID
+wait $PID && echo "spinshim up exited cleanly."
