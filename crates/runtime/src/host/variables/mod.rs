@@ -10,7 +10,6 @@ use std::sync::Arc;
 use indexmap::IndexMap;
 use spinshim_app::variables::validate_variable_name;
 use wasmtime::component::{HasData, Linker};
-use wasmtime_wasi_config::{WasiConfig, WasiConfigVariables};
 
 use crate::store::InstanceState;
 
@@ -22,22 +21,26 @@ mod bindings {
     });
 }
 
+mod wasi_config_bindings {
+    wasmtime::component::bindgen!({
+        path: "wit/wasi-config",
+        world: "config-host",
+        imports: { default: trappable },
+    });
+}
+
 use bindings::fermyon::spin::variables::{self as spin_variables, Error};
+use wasi_config_bindings::wasi::config::store as wasi_config;
 
 /// A component's rendered variables, shared by all its instances.
 pub struct ComponentVariables {
     values: IndexMap<String, String>,
-    wasi_config: WasiConfigVariables,
 }
 
 impl ComponentVariables {
     /// Wraps the rendered `name -> value` table of one component.
     pub fn new(values: IndexMap<String, String>) -> Arc<Self> {
-        let wasi_config = values.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
-        Arc::new(Self {
-            values,
-            wasi_config,
-        })
+        Arc::new(Self { values })
     }
 
     fn get(&self, name: &str) -> Result<String, Error> {
@@ -69,6 +72,18 @@ impl spin_variables::Host for VariablesState {
     }
 }
 
+/// `wasi:config/store`: an undefined or invalid name is simply absent.
+impl wasi_config::Host for VariablesState {
+    fn get(&mut self, key: String) -> wasmtime::Result<Result<Option<String>, wasi_config::Error>> {
+        Ok(Ok(self.variables.values.get(&key).cloned()))
+    }
+
+    fn get_all(&mut self) -> wasmtime::Result<Result<Vec<(String, String)>, wasi_config::Error>> {
+        let all = self.variables.values.iter();
+        Ok(Ok(all.map(|(k, v)| (k.clone(), v.clone())).collect()))
+    }
+}
+
 struct Variables;
 
 impl HasData for Variables {
@@ -78,8 +93,6 @@ impl HasData for Variables {
 /// Adds both variables interfaces to `linker`.
 pub fn add_to_linker(linker: &mut Linker<InstanceState>) -> anyhow::Result<()> {
     spin_variables::add_to_linker::<InstanceState, Variables>(linker, |s| &mut s.variables)?;
-    wasmtime_wasi_config::add_to_linker(linker, |s| {
-        WasiConfig::new(&s.variables.variables.wasi_config)
-    })?;
+    wasi_config::add_to_linker::<InstanceState, Variables>(linker, |s| &mut s.variables)?;
     Ok(())
 }
