@@ -185,8 +185,9 @@ impl HttpTrigger {
             }
         };
         result.unwrap_or_else(|err| {
-            tracing::error!(component = %component_id, "request to {path} failed: {err:?}");
-            eprintln!("component \"{component_id}\": request to {path} failed: {err:#}");
+            // One line per failure: `{:#}` keeps the cause chain but not a
+            // captured backtrace, which would flood a container log.
+            tracing::error!(component = %component_id, "request to {path} failed: {err:#}");
             body::status_only(StatusCode::INTERNAL_SERVER_ERROR)
         })
     }

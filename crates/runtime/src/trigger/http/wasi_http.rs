@@ -191,7 +191,7 @@ impl WorkerState for Worker {
 
     fn drop(&self, store: Store<InstanceState>, result: wasmtime::Result<()>) {
         if let Err(err) = result {
-            tracing::error!(component = %self.component_id, "instance failed: {err:?}");
+            tracing::error!(component = %self.component_id, "instance failed: {err:#}");
         }
         drop(store);
     }
