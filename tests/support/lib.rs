@@ -1,6 +1,8 @@
 //! Helpers shared by the integration tests: locating the built binaries
 //! and sample apps, running `spinshim up`, and sending exact HTTP requests.
 
+pub mod assertions;
+
 use std::io::{BufRead, BufReader};
 use std::net::{SocketAddr, TcpListener};
 use std::path::{Path, PathBuf};

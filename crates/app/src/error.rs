@@ -21,16 +21,17 @@ pub type Result<T> = std::result::Result<T, Error>;
 #[non_exhaustive]
 pub enum Error {
     /// A file could not be read.
-    #[error("{}: cannot read: {source}", path.display())]
+    #[error("{}: cannot read: {cause}", path.display())]
     Io {
         /// The file.
         path: PathBuf,
-        /// The underlying error.
-        #[source]
-        source: std::io::Error,
+        /// The underlying error. Its text is part of this error's message,
+        /// so it is deliberately not exposed as `source()` (no repeats when
+        /// the chain is printed).
+        cause: std::io::Error,
     },
     /// A TOML file is not valid TOML, or does not have the expected shape.
-    #[error("{}{}{}", prefix(file, field), tidy(source.message()), at(location))]
+    #[error("{}{}{}", prefix(file, field), tidy(cause.message()), at(location))]
     Toml {
         /// The file label, e.g. `spin.toml`.
         file: String,
@@ -38,20 +39,22 @@ pub enum Error {
         field: String,
         /// 1-based line and column, when known.
         location: Option<(usize, usize)>,
-        /// The underlying error.
-        #[source]
-        source: Box<toml::de::Error>,
+        /// The underlying error. Its text is part of this error's message,
+        /// so it is deliberately not exposed as `source()` (no repeats when
+        /// the chain is printed).
+        cause: Box<toml::de::Error>,
     },
     /// A JSON document (a lock file, a trigger config) does not have the expected shape.
-    #[error("{}{}", prefix(file, field), Tidy(source))]
+    #[error("{}{}", prefix(file, field), Tidy(cause))]
     Json {
         /// The file label, e.g. `spin.lock`.
         file: String,
         /// Where in the document, e.g. `components[0].source`; empty for the top level.
         field: String,
-        /// The underlying error.
-        #[source]
-        source: serde_json::Error,
+        /// The underlying error. Its text is part of this error's message,
+        /// so it is deliberately not exposed as `source()` (no repeats when
+        /// the chain is printed).
+        cause: serde_json::Error,
     },
     /// A value was read but breaks a rule.
     #[error("{}{problem}", prefix(file, field))]
@@ -190,22 +193,24 @@ pub enum Problem {
         destination: String,
     },
     /// A glob pattern with invalid syntax.
-    #[error("invalid glob \"{pattern}\": {source}")]
+    #[error("invalid glob \"{pattern}\": {cause}")]
     Glob {
         /// The pattern as written.
         pattern: String,
-        /// The underlying error.
-        #[source]
-        source: glob::PatternError,
+        /// The underlying error. Its text is part of this error's message,
+        /// so it is deliberately not exposed as `source()` (no repeats when
+        /// the chain is printed).
+        cause: glob::PatternError,
     },
     /// A file or directory could not be listed while expanding `files`.
-    #[error("cannot read \"{}\": {source}", path.display())]
+    #[error("cannot read \"{}\": {cause}", path.display())]
     FileRead {
         /// The path on the host.
         path: PathBuf,
-        /// The underlying error.
-        #[source]
-        source: std::io::Error,
+        /// The underlying error. Its text is part of this error's message,
+        /// so it is deliberately not exposed as `source()` (no repeats when
+        /// the chain is printed).
+        cause: std::io::Error,
     },
     /// A feature this host does not implement yet.
     #[error("{what} not supported yet")]
@@ -297,7 +302,7 @@ impl Error {
             file: file.to_owned(),
             field: String::new(),
             location: source.span().map(|span| line_col(text, span.start)),
-            source: Box::new(source),
+            cause: Box::new(source),
         }
     }
 
@@ -320,7 +325,7 @@ impl Error {
             file: file.to_owned(),
             field,
             location,
-            source: Box::new(source),
+            cause: Box::new(source),
         }
     }
 
@@ -340,7 +345,7 @@ impl Error {
         Error::Json {
             file: file.to_owned(),
             field,
-            source: err.into_inner(),
+            cause: err.into_inner(),
         }
     }
 }

@@ -119,7 +119,7 @@ impl RuntimeConfig {
     pub fn from_file(path: &Path) -> Result<RuntimeConfig> {
         let text = std::fs::read_to_string(path).map_err(|source| Error::Io {
             path: path.to_owned(),
-            source,
+            cause: source,
         })?;
         let mut config = Self::from_toml_str(&text, &path.display().to_string())?;
         config.config_dir = Some(
@@ -262,7 +262,7 @@ fn parse_provider(label: &str, field: &str, item: toml::Value) -> Result<Variabl
                 file,
                 field: inner_field,
                 location,
-                source,
+                cause,
             } => Error::Toml {
                 file,
                 field: if inner_field.is_empty() {
@@ -271,7 +271,7 @@ fn parse_provider(label: &str, field: &str, item: toml::Value) -> Result<Variabl
                     format!("{field}.{inner_field}")
                 },
                 location,
-                source,
+                cause,
             },
             other => other,
         }

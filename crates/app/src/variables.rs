@@ -108,7 +108,7 @@ pub fn read_dotenv(path: &Path) -> Result<Vec<(String, String)>> {
         Err(source) => {
             return Err(Error::Io {
                 path: path.to_owned(),
-                source,
+                cause: source,
             })
         }
     };
@@ -144,7 +144,7 @@ pub fn parse_variable_arg(arg: &str) -> Result<(String, String)> {
     let value = match value.strip_prefix('@') {
         Some(file) => std::fs::read_to_string(file).map_err(|source| Error::Io {
             path: file.into(),
-            source,
+            cause: source,
         })?,
         None => value.to_owned(),
     };

@@ -77,7 +77,7 @@ pub(crate) fn expand(
                     format!("component \"{component}\": exclude_files"),
                     Problem::Glob {
                         pattern: p.clone(),
-                        source,
+                        cause: source,
                     },
                 )
             })
@@ -128,7 +128,7 @@ impl Expander<'_> {
             let matches = glob::glob(&full).map_err(|source| {
                 self.fail(Problem::Glob {
                     pattern: pattern.to_owned(),
-                    source,
+                    cause: source,
                 })
             })?;
             for entry in matches {
@@ -136,7 +136,7 @@ impl Expander<'_> {
                     let path = e.path().to_owned();
                     self.fail(Problem::FileRead {
                         path,
-                        source: std::io::Error::from(e),
+                        cause: std::io::Error::from(e),
                     })
                 })?;
                 if host.is_file() && host.starts_with(self.app_dir) {
@@ -187,7 +187,7 @@ impl Expander<'_> {
                 .map_err(|source| {
                     self.fail(Problem::FileRead {
                         path: p.to_owned(),
-                        source,
+                        cause: source,
                     })
                 })
         };

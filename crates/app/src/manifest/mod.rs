@@ -56,7 +56,7 @@ pub fn load_app(path: &Path) -> Result<LockedApp> {
         Some("lock") | Some("json") => {
             let bytes = std::fs::read(path).map_err(|source| Error::Io {
                 path: path.to_owned(),
-                source,
+                cause: source,
             })?;
             LockedApp::from_json(&bytes, &file_label(path))
         }
@@ -75,7 +75,7 @@ fn file_label(path: &Path) -> String {
 pub fn load_manifest(path: &Path) -> Result<LockedApp> {
     let text = std::fs::read_to_string(path).map_err(|source| Error::Io {
         path: path.to_owned(),
-        source,
+        cause: source,
     })?;
     let app_dir = match path.parent() {
         Some(p) if !p.as_os_str().is_empty() => p.to_owned(),
