@@ -19,4 +19,6 @@ curl -sS -i "http://127.0.0.1:$PORT/"
 echo
 echo "Stopping spinshim up (SIGTERM)."
 kill -TERM $PID
-wait $PID && echo "spinshim up exited cleanly."
+status=0; wait $PID || status=$?
+trap 'rm -f "$LOG"' EXIT   # the server is gone: never signal its PID again
+if [ "$status" = 0 ]; then echo "spinshim up exited cleanly."; else echo "spinshim up exited with $status" >&2; exit 1; fi
