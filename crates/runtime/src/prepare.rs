@@ -22,7 +22,7 @@ use crate::files::prepare_mounts;
 use crate::host;
 use crate::host::outbound_http::OutboundHttp;
 use crate::host::variables::ComponentVariables;
-use crate::store::{ComponentInstancer, InstanceState, InstancerParts};
+use crate::store::{ComponentInstancer, InstanceState};
 
 /// Trigger types this host runs.
 pub const SUPPORTED_TRIGGER_TYPES: &[&str] = &["http"];
@@ -68,7 +68,7 @@ impl PreparedApp {
             .tempdir()
             .context("creating a directory for component files")?;
         let mut components = HashMap::new();
-        for id in triggered_component_ids(&locked)? {
+        for id in triggered_component_ids(&locked) {
             let component = locked.component(&id).with_context(|| {
                 format!("a trigger names component \"{id}\", which the app does not define")
             })?;
@@ -159,18 +159,12 @@ fn check_trigger_types(app: &LockedApp) -> Result<()> {
     Ok(())
 }
 
-fn triggered_component_ids(app: &LockedApp) -> Result<IndexSet<String>> {
-    let mut ids = IndexSet::new();
-    for trigger in &app.triggers {
-        if let Some(id) = trigger
-            .trigger_config
-            .get("component")
-            .and_then(|c| c.as_str())
-        {
-            ids.insert(id.to_string());
-        }
-    }
-    Ok(ids)
+fn triggered_component_ids(app: &LockedApp) -> IndexSet<String> {
+    app.triggers
+        .iter()
+        .filter_map(|t| t.trigger_config.get("component")?.as_str())
+        .map(str::to_string)
+        .collect()
 }
 
 fn prepare_component(
@@ -190,7 +184,7 @@ fn prepare_component(
         .instantiate_pre(&compiled)
         .map_err(|err| anyhow::anyhow!("component \"{id}\": {err:#}"))?;
     let config = variables.component_config(component)?;
-    Ok(ComponentInstancer::new(InstancerParts {
+    Ok(ComponentInstancer {
         id: id.clone(),
         pre,
         env: component
@@ -204,5 +198,5 @@ fn prepare_component(
         max_memory: options
             .max_instance_memory
             .map(|m| usize::try_from(m).unwrap_or(usize::MAX)),
-    }))
+    })
 }

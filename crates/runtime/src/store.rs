@@ -51,49 +51,19 @@ impl WasiHttpView for InstanceState {
     }
 }
 
-/// Everything needed to instantiate one component, prepared once.
+/// Everything needed to instantiate one component, prepared once by
+/// [`crate::prepare`].
 pub struct ComponentInstancer {
-    id: String,
-    pre: InstancePre<InstanceState>,
-    env: Vec<(String, String)>,
-    mounts: Vec<Mount>,
-    variables: Arc<ComponentVariables>,
-    outbound_http: OutboundHttp,
-    max_memory: Option<usize>,
-}
-
-/// The per-component inputs of a [`ComponentInstancer`].
-pub struct InstancerParts {
-    /// The component's id.
-    pub id: String,
-    /// The component, linked against the host.
-    pub pre: InstancePre<InstanceState>,
-    /// WASI environment variables.
-    pub env: Vec<(String, String)>,
-    /// Read-only directories the guest sees.
-    pub mounts: Vec<Mount>,
-    /// The component's rendered variables.
-    pub variables: Arc<ComponentVariables>,
-    /// Outbound HTTP policy.
-    pub outbound_http: OutboundHttp,
-    /// Linear memory cap per instance, in bytes.
-    pub max_memory: Option<usize>,
+    pub(crate) id: String,
+    pub(crate) pre: InstancePre<InstanceState>,
+    pub(crate) env: Vec<(String, String)>,
+    pub(crate) mounts: Vec<Mount>,
+    pub(crate) variables: Arc<ComponentVariables>,
+    pub(crate) outbound_http: OutboundHttp,
+    pub(crate) max_memory: Option<usize>,
 }
 
 impl ComponentInstancer {
-    /// Bundles the prepared parts.
-    pub fn new(parts: InstancerParts) -> Self {
-        Self {
-            id: parts.id,
-            pre: parts.pre,
-            env: parts.env,
-            mounts: parts.mounts,
-            variables: parts.variables,
-            outbound_http: parts.outbound_http,
-            max_memory: parts.max_memory,
-        }
-    }
-
     /// The component id.
     pub fn id(&self) -> &str {
         &self.id
