@@ -25,7 +25,8 @@ pub const OTHER_SECTIONS: &[&str] = &[
     "outbound_mqtt",
 ];
 
-const TOP_LEVEL_KEYS: &[&str] = &[
+/// Top-level keys parsed here; with [`OTHER_SECTIONS`], every key accepted.
+const PARSED_KEYS: &[&str] = &[
     "state_dir",
     "log_dir",
     "max_instance_memory",
@@ -33,14 +34,6 @@ const TOP_LEVEL_KEYS: &[&str] = &[
     "sqlite_database",
     "variables_provider",
     "config_provider",
-    "llm_compute",
-    "outbound_networking",
-    "client_tls",
-    "outbound_http",
-    "outbound_redis",
-    "outbound_pg",
-    "outbound_mysql",
-    "outbound_mqtt",
 ];
 
 /// A parsed runtime config.
@@ -182,7 +175,7 @@ impl RuntimeConfig {
                         "",
                         Problem::UnknownField {
                             name: key,
-                            expected: TOP_LEVEL_KEYS.to_vec(),
+                            expected: PARSED_KEYS.iter().chain(OTHER_SECTIONS).copied().collect(),
                         },
                     ))
                 }

@@ -71,35 +71,33 @@ fn stage_entry(component: &LockedComponent, entry: &ContentPath, stage: &Path) -
 
 /// The host path of a `file:` source, if the entry has one.
 fn local_source(component: &LockedComponent, entry: &ContentPath) -> Result<Option<PathBuf>> {
-    let Some(source) = &entry.content.source else {
-        return Ok(None);
-    };
-    let url = url::Url::parse(source).with_context(|| {
-        format!(
-            "component \"{}\": file source {source:?} is not a URL",
-            component.id
-        )
-    })?;
-    if url.scheme() != "file" {
-        bail!(
-            "component \"{}\": file source {source:?} is not a file: URL",
-            component.id
-        );
-    }
-    let path = url.to_file_path().map_err(|()| {
-        anyhow::anyhow!(
-            "component \"{}\": file source {source:?} is not a local path",
-            component.id
-        )
-    })?;
+    entry
+        .content
+        .source
+        .as_deref()
+        .map(|source| existing_local_path(&component.id, "file", source))
+        .transpose()
+}
+
+/// Turns a `file:` URL from the lock into a host path that exists; `what`
+/// names the thing in errors ("wasm file", "file").
+pub(crate) fn existing_local_path(component_id: &str, what: &str, source: &str) -> Result<PathBuf> {
+    let path = url::Url::parse(source)
+        .ok()
+        .filter(|url| url.scheme() == "file")
+        .and_then(|url| url.to_file_path().ok())
+        .with_context(|| {
+            format!(
+                "component \"{component_id}\": {what} source {source:?} is not a local file: URL"
+            )
+        })?;
     if !path.exists() {
         bail!(
-            "component \"{}\": file {} does not exist",
-            component.id,
+            "component \"{component_id}\": {what} {} does not exist",
             path.display()
         );
     }
-    Ok(Some(path))
+    Ok(path)
 }
 
 /// The guest path without its root, refusing `..` so nothing lands outside

@@ -18,7 +18,7 @@ use wasmtime::component::{Component, Linker};
 use wasmtime::Engine;
 
 use crate::engine::RuntimeEngine;
-use crate::files::prepare_mounts;
+use crate::files::{existing_local_path, prepare_mounts};
 use crate::host;
 use crate::host::outbound_http::OutboundHttp;
 use crate::host::variables::ComponentVariables;
@@ -117,23 +117,7 @@ pub fn compile_from_source(engine: &Engine, component: &LockedComponent) -> Resu
     let Some(source) = &content.source else {
         bail!("component \"{}\": source has no location", component.id);
     };
-    let path = url::Url::parse(source)
-        .ok()
-        .filter(|url| url.scheme() == "file")
-        .and_then(|url| url.to_file_path().ok())
-        .with_context(|| {
-            format!(
-                "component \"{}\": source {source:?} is not a local file",
-                component.id
-            )
-        })?;
-    if !path.exists() {
-        bail!(
-            "component \"{}\": wasm file {} does not exist",
-            component.id,
-            path.display()
-        );
-    }
+    let path = existing_local_path(&component.id, "wasm file", source)?;
     Component::from_file(engine, &path)
         .map_err(anyhow::Error::from)
         .with_context(|| {
