@@ -37,20 +37,12 @@ async fn bad_input_stops_start_up_with_one_error_line_naming_the_culprit() -> Re
     let new_addr = || -> SocketAddr { format!("127.0.0.1:{}", free_port()).parse().unwrap() };
 
     // An unknown field in a component.
-    let bad_field = temp_app(
-        r#"spin_manifest_version = 2
-
-[application]
-name = "bad-field"
-
-[[trigger.http]]
-route = "/..."
-component = "broken-component"
-
-[component.broken-component]
-sorce = "whatever.wasm"
-"#,
-    )?;
+    let bad_field = temp_app(&one_component_manifest(
+        "bad-field",
+        "/...",
+        "broken-component",
+        r#"sorce = "whatever.wasm""#,
+    ))?;
     check(
         "unknown field `sorce`",
         std::panic::catch_unwind(|| {
@@ -64,20 +56,12 @@ sorce = "whatever.wasm"
     );
 
     // A source that does not exist.
-    let missing = temp_app(
-        r#"spin_manifest_version = 2
-
-[application]
-name = "missing-wasm"
-
-[[trigger.http]]
-route = "/..."
-component = "lost"
-
-[component.lost]
-source = "does-not-exist.wasm"
-"#,
-    )?;
+    let missing = temp_app(&one_component_manifest(
+        "missing-wasm",
+        "/...",
+        "lost",
+        r#"source = "does-not-exist.wasm""#,
+    ))?;
     check(
         "missing wasm",
         std::panic::catch_unwind(|| {
@@ -91,20 +75,12 @@ source = "does-not-exist.wasm"
     );
 
     // An empty component: no handler at all.
-    let empty = temp_app(
-        r#"spin_manifest_version = 2
-
-[application]
-name = "empty"
-
-[[trigger.http]]
-route = "/..."
-component = "hollow"
-
-[component.hollow]
-source = "empty.wasm"
-"#,
-    )?;
+    let empty = temp_app(&one_component_manifest(
+        "empty",
+        "/...",
+        "hollow",
+        r#"source = "empty.wasm""#,
+    ))?;
     std::fs::write(empty.path().join("empty.wasm"), b"\0asm\x0d\x00\x01\x00")?;
     check(
         "no handler",

@@ -372,22 +372,8 @@ async fn routes_pick_the_right_component_and_set_exactly_the_spin_headers() -> R
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_request_no_route_matches_gets_404_with_an_empty_body() -> Result<()> {
-    let manifest = format!(
-        r#"spin_manifest_version = 2
-
-[application]
-name = "only"
-version = "0.1.0"
-
-[[trigger.http]]
-route = "/only"
-component = "hello"
-
-[component.hello]
-source = '{}'
-"#,
-        wasm("hello.wasm").display()
-    );
+    let source = format!("source = '{}'", wasm("hello.wasm").display());
+    let manifest = one_component_manifest("only", "/only", "hello", &source);
     let dir = temp_app(&manifest)?;
     let up = Up::start(dir.path(), &[], &[])?;
 

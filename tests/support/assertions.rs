@@ -24,6 +24,16 @@ pub fn wasm(file: &str) -> PathBuf {
     path
 }
 
+/// A spin.toml with one HTTP `route` served by component `component`, whose
+/// table holds the single line `body` (e.g. `source = "app.wasm"`).
+pub fn one_component_manifest(app: &str, route: &str, component: &str, body: &str) -> String {
+    format!(
+        "spin_manifest_version = 2\n\n[application]\nname = \"{app}\"\n\n\
+         [[trigger.http]]\nroute = \"{route}\"\ncomponent = \"{component}\"\n\n\
+         [component.{component}]\n{body}\n"
+    )
+}
+
 /// Writes `spin.toml` with `manifest` into a fresh temporary directory.
 pub fn temp_app(manifest: &str) -> Result<tempfile::TempDir> {
     let dir = tempfile::tempdir()?;
