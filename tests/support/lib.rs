@@ -2,6 +2,7 @@
 //! and sample apps, running `spinshim up`, and sending exact HTTP requests.
 
 pub mod assertions;
+pub mod rig;
 
 use std::io::{BufRead, BufReader};
 use std::net::{SocketAddr, TcpListener};
