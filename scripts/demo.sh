@@ -1,24 +1,77 @@
 #!/usr/bin/env bash
-# Run images/hello with `spinshim up` on a free local port, curl it, stop it.
+# `make demo`: the hello app as a containerd task, end to end on this machine.
+#   build -> private registry + containerd 1.7 (scripts/rig.sh) ->
+#   spinshim push images/hello -> ctr images pull -> ctr run with the
+#   spin runtime (containerd-shim-spin-v2) -> curl it.
+# The app keeps running afterwards; the last lines say how to stop it.
+# Environment: DEMO_SKIP_BUILD=1 uses the binaries already in target/release.
 set -euo pipefail
-cd "$(dirname "$0")/.."
-BIN=${SPINSHIM_BIN:-target/release/spinshim}
-PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-LOG=$(mktemp)
-"$BIN" up --from images/hello --listen "127.0.0.1:$PORT" >"$LOG" 2>&1 &
-PID=$!
-trap 'kill $PID 2>/dev/null || true; rm -f "$LOG"' EXIT
-for _ in $(seq 1 600); do
-  if curl -s -o /dev/null "http://127.0.0.1:$PORT/.well-known/spin/health"; then break; fi
-  if ! kill -0 $PID 2>/dev/null; then cat "$LOG"; echo "spinshim up exited early" >&2; exit 1; fi
-  sleep 0.1
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+REPO=$(cd "$HERE/.." && pwd)
+cd "$REPO"
+# shellcheck source=rig/lib.sh
+. "$HERE/rig/lib.sh"
+RIG_LOG_PREFIX=demo
+CARGO=${CARGO:-cargo}
+SPINSHIM=${SPINSHIM_BIN:-$REPO/target/release/spinshim}
+T0=$(now_ms)
+
+# Echoes a command, then runs it.
+run() { printf '$ %s\n' "$*" >&2; "$@"; }
+
+if [ -z "${DEMO_SKIP_BUILD:-}" ]; then
+    "$HERE/install-deps.sh"
+    "$HERE/build-images.sh" -p hello >/dev/null
+    "$CARGO" build --release -p spinshim -p containerd-shim-spin
+fi
+
+env_file=$(RIG_CONTAINERD2=0 "$HERE/rig.sh" up | tail -n 1)
+# shellcheck disable=SC1090
+. "$env_file"
+# On failure, show why and take the rig down; on success it stays up.
+on_exit() {
+    local rc=$?
+    [ "$rc" = 0 ] && return 0
+    say "demo failed; containerd log: $RIG_CONTAINERD_LOG"
+    log_tail "$RIG_CONTAINERD_LOG" 30
+    [ -s "$RIG_DIR/hello-demo.log" ] && log_tail "$RIG_DIR/hello-demo.log" 30
+    if [ -z "${DEMO_KEEP_ON_FAIL:-}" ]; then
+        "$HERE/rig.sh" down "$RIG_DIR" || true
+    else
+        say "rig left running: scripts/rig.sh down $RIG_DIR"
+    fi
+    exit "$rc"
+}
+trap on_exit EXIT
+
+IMAGE=$RIG_REGISTRY/spinshim/hello:latest
+CTR=("$RIG_CTR" --address "$RIG_CONTAINERD_SOCK")
+PORT=$(free_port)
+
+echo >&2
+run "$SPINSHIM" push --from images/hello "$IMAGE"
+run "${CTR[@]}" images pull --plain-http "$IMAGE" >/dev/null
+run "${CTR[@]}" run -d --net-host --runtime io.containerd.spin.v2 \
+    --log-uri "file://$RIG_DIR/hello-demo.log" \
+    --env "SPIN_HTTP_LISTEN_ADDR=127.0.0.1:$PORT" "$IMAGE" hello-demo
+
+t=$(now_ms)
+deadline=$(( t + 60000 ))
+until curl -s -o /dev/null "http://127.0.0.1:$PORT/.well-known/spin/health"; do
+    if ! "${CTR[@]}" tasks ls 2>/dev/null | awk '$1 == "hello-demo" && $3 == "RUNNING"' | grep -q .; then
+        "${CTR[@]}" tasks ls >&2 || true
+        die "the hello-demo task is not running"
+    fi
+    [ "$(now_ms)" -lt "$deadline" ] || die "the app did not answer on 127.0.0.1:$PORT within 60s"
+    sleep 0.1
 done
-cat "$LOG"
-echo "\$ curl -i http://127.0.0.1:$PORT/"
-curl -sS -i "http://127.0.0.1:$PORT/"
+say "serving on 127.0.0.1:$PORT $(since "$t") after ctr run"
+echo >&2
+run curl -sS -i "http://127.0.0.1:$PORT/"
 echo
-echo "Stopping spinshim up (SIGTERM)."
-kill -TERM $PID
-status=0; wait $PID || status=$?
-trap 'rm -f "$LOG"' EXIT   # the server is gone: never signal its PID again
-if [ "$status" = 0 ]; then echo "spinshim up exited cleanly."; else echo "spinshim up exited with $status" >&2; exit 1; fi
+echo
+say "demo done in $(since "$T0"); hello-demo keeps running. To stop it:"
+cat <<EOF
+  $RIG_CTR --address $RIG_CONTAINERD_SOCK tasks kill hello-demo
+  scripts/rig.sh down $RIG_DIR      # stops the task too, then containerd and the registry
+EOF

@@ -1,0 +1,66 @@
+#!/usr/bin/env bash
+# `make test`, what CI runs: build deps, sample apps, release binaries,
+# format and lint checks, then the whole test suite against a private rig
+# (registry + containerd 1.7 + containerd 2.x running the freshly built
+# shim; scripts/rig.sh), which is always stopped afterwards.
+#
+#   scripts/test.sh [ARGS...]   ARGS go to `cargo test --release --workspace`
+#                               (e.g. `--test rig_smoke` or `-- some_name`)
+# Environment: SKIP_LINT=1 skips fmt/clippy (local iteration only).
+set -euo pipefail
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+REPO=$(cd "$HERE/.." && pwd)
+cd "$REPO"
+# shellcheck source=rig/lib.sh
+. "$HERE/rig/lib.sh"
+RIG_LOG_PREFIX=test
+CARGO=${CARGO:-cargo}
+
+T_ALL=$(now_ms)
+TIMINGS=()
+# step NAME COMMAND...: runs COMMAND, records how long it took.
+step() {
+    local name=$1 t; shift
+    say "== $name"
+    t=$(now_ms)
+    "$@"
+    TIMINGS+=("$name $(since "$t")")
+}
+summary() {
+    local IFS=', '
+    say "timings: ${TIMINGS[*]}; total $(since "$T_ALL")"
+}
+
+step deps "$HERE/install-deps.sh"
+step images "$HERE/build-images.sh"
+step build "$CARGO" build --release -p spinshim -p containerd-shim-spin
+if [ -z "${SKIP_LINT:-}" ]; then
+    step fmt "$CARGO" fmt --all -- --check
+    step clippy "$CARGO" clippy --release --workspace --all-targets -- -D warnings
+fi
+
+say "== rig up"
+t=$(now_ms)
+env_file=$("$HERE/rig.sh" up | tail -n 1)
+rig_dir=$(dirname "$env_file")
+TIMINGS+=("rig-up $(since "$t")")
+# From here on the rig is always stopped, whatever happens.
+on_exit() {
+    local rc=$? t
+    t=$(now_ms)
+    "$HERE/rig.sh" down "$rig_dir" || say "warning: rig down failed; run scripts/rig.sh down $rig_dir"
+    TIMINGS+=("rig-down $(since "$t")")
+    summary
+    exit "$rc"
+}
+trap on_exit EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+export SPINSHIM_RIG_ENV=$env_file
+say "== cargo test (SPINSHIM_RIG_ENV=$env_file)"
+t=$(now_ms)
+rc=0
+"$CARGO" test --release --workspace "$@" || rc=$?
+TIMINGS+=("tests $(since "$t")")
+exit "$rc"
