@@ -31,7 +31,24 @@ summary() {
     say "timings: ${TIMINGS[*]}; total $(since "$T_ALL")"
 }
 
+# deployments/: the Kubernetes manifests parse (the containerd snippets are
+# checked for real: the rig's containerds load them).
+check_deployments() {
+    if python3 -c 'import yaml' 2>/dev/null; then
+        python3 - deployments/k8s/*.yaml <<'PY'
+import sys, yaml
+for f in sys.argv[1:]:
+    docs = [d for d in yaml.safe_load_all(open(f)) if d]
+    assert docs and all("kind" in d for d in docs), f
+    print(f"  {f}: {', '.join(d['kind'] for d in docs)}")
+PY
+    else
+        say "python3 yaml not available: YAML check skipped"
+    fi
+}
+
 step deps "$HERE/install-deps.sh"
+step deployments check_deployments
 step images "$HERE/build-images.sh"
 step build "$CARGO" build --release -p spinshim -p containerd-shim-spin
 if [ -z "${SKIP_LINT:-}" ]; then
