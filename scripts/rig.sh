@@ -183,7 +183,11 @@ up() {
     [ -x "$shim_src" ] || die "shim binary $shim_src is not executable"
     local want2=${RIG_CONTAINERD2:-1}
 
-    DIR=${1:-$RIG_HOME/run-$(date +%Y%m%d-%H%M%S)-$$}
+    local home=$RIG_HOME
+    # Socket paths are limited to ~100 characters: a deep checkout keeps
+    # its run dirs in /var/tmp instead.
+    if [ -z "${1:-}" ] && [ ${#home} -gt 60 ]; then home=/var/tmp/spinshim-rig; fi
+    DIR=${1:-$home/run-$(date +%Y%m%d-%H%M%S)-$$}
     mkdir -p "$DIR"
     DIR=$(cd "$DIR" && pwd)
     [ ! -e "$DIR/rig.env" ] || die "$DIR already holds a rig (rig.env); take a new directory or \`scripts/rig.sh down $DIR\` and remove it"
@@ -297,26 +301,26 @@ clear_containerd() {
 # stop_pidfiles NAME=FILE...: TERM to each process named in FILE, all at
 # once (each takes ~2 s to shut down gracefully), KILL after 10 s.
 stop_pidfiles() {
-    local spec f pid i alive pids=() names=()
+    local spec f pid i any pids=() names=()
     for spec; do
         f=${spec#*=}
         [ -f "$f" ] || continue
         pid=$(cat "$f")
         rm -f "$f"
-        if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then
+        if [ -n "$pid" ] && alive "$pid"; then
             kill -TERM "$pid" 2>/dev/null || true
             pids+=("$pid"); names+=("${spec%%=*}")
         fi
     done
     [ ${#pids[@]} -gt 0 ] || return 0
     for i in $(seq 1 100); do
-        alive=0
-        for pid in "${pids[@]}"; do kill -0 "$pid" 2>/dev/null && alive=1; done
-        [ $alive = 1 ] || break
+        any=0
+        for pid in "${pids[@]}"; do alive "$pid" && any=1; done
+        [ $any = 1 ] || break
         sleep 0.1
     done
     for i in "${!pids[@]}"; do
-        if kill -0 "${pids[$i]}" 2>/dev/null; then
+        if alive "${pids[$i]}"; then
             kill -KILL "${pids[$i]}" 2>/dev/null || true
             say "killed ${names[$i]} (pid ${pids[$i]}): it did not stop within 10s of SIGTERM"
         else
@@ -335,8 +339,9 @@ rig_processes() {
     for p in /proc/[0-9]*; do
         p=${p#/proc/}
         [ "$p" = $$ ] && continue
+        alive "$p" || continue
         exe=$(readlink "/proc/$p/exe" 2>/dev/null || true)
-        cmd=$(tr '\0' ' ' < "/proc/$p/cmdline" 2>/dev/null || true)
+        cmd=$( { tr '\0' ' ' < "/proc/$p/cmdline"; } 2>/dev/null || true)
         case "$exe" in "$DIR"/*) roots+=("$p"); continue ;; esac
         for s in "${socks[@]}"; do
             case " $cmd " in *" -address $s "*|*" --address $s "*) 
@@ -347,7 +352,9 @@ rig_processes() {
     [ ${#roots[@]} -eq 0 ] && return 0
     # Add descendants (container processes under a shim).
     local pairs all=" ${roots[*]} " changed=1 pid ppid
-    pairs=$(for p in /proc/[0-9]*/stat; do awk '{print $1, $4}' "$p" 2>/dev/null; done)
+    # pid and parent pid of every live (non-zombie) process; a command name
+    # with spaces shifts the fields, so read them after the last ')'.
+    pairs=$(cat /proc/[0-9]*/stat 2>/dev/null | sed 's/^\([0-9]*\) .*) /\1 /' | awk '$2 != "Z" {print $1, $3}' || true)
     while [ $changed = 1 ]; do
         changed=0
         while read -r pid ppid; do
@@ -394,6 +401,21 @@ remove_shim_sockets() {
     return 0
 }
 
+# Runtime state of our containers outside the run dir: runc (and the
+# runwasi shims) keep it in /run/containerd/<runtime>/<ns>/<id>, machine-wide;
+# a container whose shim was killed leaves it behind, and it would refuse a
+# later container of the same id. Ours are those whose state names DIR.
+remove_runtime_state() {
+    local f
+    for f in /run/containerd/*/*/*/state.json; do
+        [ -f "$f" ] || continue
+        if grep -qF "\"$DIR/" "$f"; then
+            rm -rf "$(dirname "$f")"
+        fi
+    done
+    return 0
+}
+
 # Removes the (empty) cgroups this run's containers left: ns/id of each
 # container, the namespace dirs that did not exist before `up`, and the
 # run's own CRI cgroup parent.
@@ -433,6 +455,7 @@ down() {
     kill_rig_processes
     unmount_under
     remove_shim_sockets
+    remove_runtime_state
     remove_cgroups "$containers"
     if [ -z "${RIG_KEEP:-}" ]; then
         # --one-file-system: never descend into anything still mounted.
@@ -451,7 +474,7 @@ status() {
     for f in "$DIR"/registry/registry.pid "$DIR"/containerd*/containerd.pid; do
         [ -f "$f" ] || continue
         name=$(basename "$(dirname "$f")"); pid=$(cat "$f")
-        if kill -0 "$pid" 2>/dev/null; then echo "$name: running (pid $pid)"; else echo "$name: not running"; fi
+        if alive "$pid"; then echo "$name: running (pid $pid)"; else echo "$name: not running"; fi
     done
     local procs; procs=$(rig_processes)
     echo "shim and container processes: ${procs:-none}"

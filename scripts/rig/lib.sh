@@ -30,7 +30,7 @@ wait_for() {
     local deadline=$(( $(now_ms) + secs * 1000 ))
     while :; do
         if "$@" >/dev/null 2>&1; then return 0; fi
-        if [ -n "$pid" ] && ! kill -0 "$pid" 2>/dev/null; then
+        if [ -n "$pid" ] && ! alive "$pid"; then
             say "$desc: process $pid exited before it was ready"
             log_tail "$log"
             return 1
@@ -42,6 +42,14 @@ wait_for() {
         fi
         sleep 0.1
     done
+}
+
+# True while process $1 exists and is not a zombie (PID 1 here may reap
+# late, and kill -0 succeeds on zombies).
+alive() {
+    local state
+    state=$(awk '{print $3}' "/proc/$1/stat" 2>/dev/null) || return 1
+    [ -n "$state" ] && [ "$state" != Z ]
 }
 
 # Installs the Debian packages among "$@" that are not installed yet.

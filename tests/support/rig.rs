@@ -9,13 +9,16 @@
 //! `ctr run --runtime io.containerd.spin.v2` and for the CRI runtime handler
 //! `spin`. CRI pods need host networking (no CNI is configured); the pod
 //! sandbox image is [`Rig::pause_image`], already in namespace `k8s.io`.
-//! The rig is shared by all tests of a run: give containers unique ids.
+//! The rig is shared by all tests of a run, and other runs may use other
+//! rigs on the same machine at the same time: name containers with
+//! [`Rig::unique_id`].
 
 use std::collections::BTreeMap;
 use std::ffi::OsStr;
 use std::io::Read as _;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
@@ -220,6 +223,20 @@ impl Rig {
         self.var("RIG_CGROUP_PARENT")
             .map(str::to_string)
             .unwrap_or_else(|| "/spinshim-rig".to_string())
+    }
+
+    /// A container id (or namespace) no other test, and no concurrent test
+    /// run on this machine, uses: `<prefix>-<pid>-<n>`. runc and the runwasi
+    /// shims keep container state machine-wide in
+    /// `/run/containerd/<runtime>/<namespace>/<id>`, so ids must not repeat
+    /// across rigs either.
+    pub fn unique_id(&self, prefix: &str) -> String {
+        static NEXT: AtomicU64 = AtomicU64::new(0);
+        format!(
+            "{prefix}-{}-{}",
+            std::process::id(),
+            NEXT.fetch_add(1, Ordering::Relaxed)
+        )
     }
 
     /// Whether `which` was started (`RIG_CONTAINERD2=0` starts only 1.7).
