@@ -95,10 +95,10 @@ pub enum Error {
     },
     /// Some required application variables have no value from any provider.
     #[error(
-        "no value for required variable(s) {}: set with --variable {}=... or {}",
+        "no value for required variable(s) {}: set {} in the environment (or pass --variable {}=...)",
         quoted_list(names),
-        names.first().map(String::as_str).unwrap_or_default(),
-        crate::variables::env_key(crate::variables::DEFAULT_ENV_PREFIX, names.first().map(String::as_str).unwrap_or_default())
+        crate::variables::env_key(crate::variables::DEFAULT_ENV_PREFIX, names.first().map(String::as_str).unwrap_or_default()),
+        names.first().map(String::as_str).unwrap_or_default()
     )]
     RequiredVariables {
         /// The variables without a value, in declaration order.
@@ -486,7 +486,7 @@ mod tests {
         };
         assert_eq!(
             err.to_string(),
-            "no value for required variable(s) \"a\", \"b\": set with --variable a=... or SPIN_VARIABLE_A"
+            "no value for required variable(s) \"a\", \"b\": set SPIN_VARIABLE_A in the environment (or pass --variable a=...)"
         );
     }
 

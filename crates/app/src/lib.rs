@@ -10,6 +10,7 @@
 //! - [`outbound`] — `allowed_outbound_hosts` grammar and matching.
 //! - [`routes`] — HTTP routing and the route facts guests see as headers.
 //! - [`http`] — the typed HTTP trigger config.
+//! - [`retain`] — keeping a subset of components (`SPIN_COMPONENTS_TO_RETAIN`).
 //! - [`runtime_config`] — `runtime-config.toml`.
 //! - [`error`] — the [`Error`] type; every message names the file and field.
 
@@ -20,6 +21,7 @@ pub mod http;
 pub mod locked;
 pub mod manifest;
 pub mod outbound;
+pub mod retain;
 pub mod routes;
 pub mod runtime_config;
 pub mod template;
@@ -33,6 +35,7 @@ pub use locked::{
 };
 pub use manifest::{load_app, load_manifest, parse_manifest};
 pub use outbound::{AllowedHostsConfig, OutboundError};
+pub use retain::{retain_components, RetainError};
 pub use routes::{DuplicateRoute, RouteError, RouteMatch, RoutePattern, Router};
 pub use runtime_config::{RuntimeConfig, StateDir, VariablesProvider};
 pub use template::{Template, TemplateError};

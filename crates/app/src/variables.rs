@@ -417,7 +417,7 @@ mod tests {
         let err = resolve_app_variables(&app, &Providers::default()).unwrap_err();
         assert_eq!(
             err.to_string(),
-            "no value for required variable(s) \"a\", \"b\": set with --variable a=... or SPIN_VARIABLE_A"
+            "no value for required variable(s) \"a\", \"b\": set SPIN_VARIABLE_A in the environment (or pass --variable a=...)"
         );
     }
 

@@ -81,6 +81,7 @@ async fn serve(args: UpArgs) -> Result<()> {
             runtime_providers: &runtime_config.variables_providers,
             max_instance_memory: runtime_config.max_instance_memory,
             loader: &compile_from_source,
+            staging_root: None,
         },
     )?;
     let trigger = Arc::new(HttpTrigger::new(
@@ -90,48 +91,13 @@ async fn serve(args: UpArgs) -> Result<()> {
         },
     )?);
 
-    let listener = bind(args.listen)?;
-    print_routes(&trigger, listener.local_addr()?);
+    let listener = spinshim_runtime::trigger::http::bind(args.listen)?;
+    print!("{}", trigger.route_listing(listener.local_addr()?));
     trigger
         .serve(
             listener,
-            shutdown_signal(),
+            spinshim_runtime::signals::shutdown_requested(),
             Duration::from_secs_f64(args.shutdown_timeout),
         )
         .await
-}
-
-fn bind(addr: SocketAddr) -> Result<tokio::net::TcpListener> {
-    let listener =
-        std::net::TcpListener::bind(addr).with_context(|| format!("cannot listen on {addr}"))?;
-    listener.set_nonblocking(true)?;
-    Ok(tokio::net::TcpListener::from_std(listener)?)
-}
-
-fn print_routes(trigger: &HttpTrigger, addr: SocketAddr) {
-    println!("Serving http://{addr}");
-    println!("Available Routes:");
-    for route in trigger.routes() {
-        let name = route.component.as_deref().unwrap_or("(static response)");
-        let (path, wildcard) = match route.route.strip_suffix("/...") {
-            Some(base) => (base, " (wildcard)"),
-            None => (route.route.as_str(), ""),
-        };
-        println!("  {name}: http://{addr}{path}{wildcard}");
-    }
-}
-
-/// Resolves on Ctrl-C or SIGTERM.
-async fn shutdown_signal() {
-    let mut terminate =
-        tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
-    tokio::select! {
-        _ = tokio::signal::ctrl_c() => {}
-        _ = async {
-            match terminate.as_mut() {
-                Some(signal) => { signal.recv().await; }
-                None => std::future::pending::<()>().await,
-            }
-        } => {}
-    }
 }

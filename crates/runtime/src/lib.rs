@@ -6,11 +6,13 @@
 //! - [`host`]: host capabilities, one module each.
 //! - [`trigger`]: how requests reach guests (HTTP).
 //! - [`files`], [`stdio`]: the guest's filesystem and output.
+//! - [`signals`]: when a host process should stop.
 
 pub mod engine;
 pub mod files;
 pub mod host;
 pub mod prepare;
+pub mod signals;
 pub mod stdio;
 pub mod store;
 pub mod trigger;

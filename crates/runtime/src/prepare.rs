@@ -41,6 +41,10 @@ pub struct PrepareOptions<'a> {
     pub max_instance_memory: Option<u64>,
     /// How component code is loaded.
     pub loader: ComponentLoader<'a>,
+    /// Where component files are staged; the system temp dir when `None`.
+    /// The shim points this into the container's state dir, because a
+    /// Wasm image's root filesystem has no `/tmp`.
+    pub staging_root: Option<&'a std::path::Path>,
 }
 
 /// An app whose triggered components are compiled, linked and configured.
@@ -63,10 +67,13 @@ impl PreparedApp {
             resolve_app_variables_with(&locked, options.providers, options.runtime_providers)?;
         let mut linker = Linker::new(engine.engine());
         host::add_to_linker(&mut linker).context("linking host interfaces")?;
-        let staging = tempfile::Builder::new()
-            .prefix("spinshim-files-")
-            .tempdir()
-            .context("creating a directory for component files")?;
+        let mut staging = tempfile::Builder::new();
+        staging.prefix("spinshim-files-");
+        let staging = match options.staging_root {
+            Some(root) => staging.tempdir_in(root),
+            None => staging.tempdir(),
+        }
+        .context("creating a directory for component files")?;
         let mut components = HashMap::new();
         for id in triggered_component_ids(&locked) {
             let component = locked.component(&id).with_context(|| {

@@ -11,6 +11,7 @@ pub mod handler_kind;
 pub mod headers;
 mod legacy;
 mod server;
+pub use server::bind;
 mod wasi_http;
 pub mod well_known;
 
@@ -130,6 +131,21 @@ impl HttpTrigger {
     /// The public routes, in manifest order.
     pub fn routes(&self) -> &[RouteDescription] {
         &self.routes
+    }
+
+    /// What a server prints at start: where it serves and each route's URL,
+    /// in Spin's layout.
+    pub fn route_listing(&self, addr: SocketAddr) -> String {
+        let mut listing = format!("Serving http://{addr}\nAvailable Routes:\n");
+        for route in &self.routes {
+            let name = route.component.as_deref().unwrap_or("(static response)");
+            let (path, wildcard) = match route.route.strip_suffix("/...") {
+                Some(base) => (base, " (wildcard)"),
+                None => (route.route.as_str(), ""),
+            };
+            listing.push_str(&format!("  {name}: http://{addr}{path}{wildcard}\n"));
+        }
+        listing
     }
 
     /// Serves on `listener` until `shutdown` resolves, then lets in-flight

@@ -1,0 +1,137 @@
+//! Ahead-of-time compilation of an image's components, cached by runwasi.
+//!
+//! The first time an image runs, runwasi hands us its layers; we return
+//! native code for each component layer and runwasi stores it in
+//! containerd's content store under
+//! `runwasi.io/precompiled/spin/<hash of our cache key>`. Later starts get
+//! that code back with `precompiled` set and skip compilation. The cache
+//! key covers everything that makes native code loadable: wasmtime's
+//! compatibility hash (its version, target and code-shaping settings) and
+//! this shim's version.
+
+use std::hash::Hash;
+
+use anyhow::{Context as _, Result};
+use containerd_shim_wasm::sandbox::context::WasmLayer;
+use containerd_shim_wasm::shim::Compiler;
+use spinshim_oci::media_types;
+use spinshim_runtime::{build_engine, EngineOptions};
+use wasmtime::Engine;
+
+/// Compiles component layers with an engine configured exactly like the
+/// one that later runs them (see [`compile_engine`]).
+pub struct SpinCompiler {
+    engine: Engine,
+}
+
+impl SpinCompiler {
+    /// A compiler with the runtime's engine settings.
+    pub fn new() -> Result<Self> {
+        Ok(Self {
+            engine: compile_engine()?,
+        })
+    }
+}
+
+/// The engine used for precompilation. It differs from the serving engine
+/// only in its allocator, which does not shape compiled code; the
+/// `precompiled_code_loads_in_the_serving_engine` test keeps that true.
+pub fn compile_engine() -> Result<Engine> {
+    let engine = build_engine(&EngineOptions {
+        disable_pooling: true,
+        ..Default::default()
+    })?;
+    Ok(engine.engine().clone())
+}
+
+impl Compiler for SpinCompiler {
+    fn cache_key(&self) -> impl Hash {
+        (
+            self.engine.precompile_compatibility_hash(),
+            env!("CARGO_PKG_VERSION"),
+        )
+    }
+
+    async fn compile(&self, layers: &[WasmLayer]) -> Result<Vec<Option<Vec<u8>>>> {
+        let engine = self.engine.clone();
+        let inputs: Vec<Option<(String, Vec<u8>)>> = layers
+            .iter()
+            .map(|layer| {
+                is_component_layer(layer)
+                    .then(|| (layer.config.digest().to_string(), layer.layer.clone()))
+            })
+            .collect();
+        tokio::task::spawn_blocking(move || {
+            inputs
+                .into_iter()
+                .map(|input| input.and_then(|(digest, bytes)| precompile(&engine, &digest, &bytes)))
+                .collect()
+        })
+        .await
+        .context("precompiling layers")
+    }
+}
+
+/// Component code from a wasm layer that is not already native code.
+fn is_component_layer(layer: &WasmLayer) -> bool {
+    let media_type = layer.config.media_type().to_string();
+    (media_type == media_types::WASM_LAYER || media_type == media_types::WASM)
+        && !layer.precompiled
+        && is_component_binary(&layer.layer)
+}
+
+/// A component binary starts with the wasm magic and the component
+/// version/layer fields (`0d 00 01 00`); core modules and native code don't.
+fn is_component_binary(bytes: &[u8]) -> bool {
+    bytes.len() >= 8 && bytes[..4] == *b"\0asm" && bytes[4..8] == [0x0d, 0x00, 0x01, 0x00]
+}
+
+/// Native code for one component, or `None` when it does not compile; the
+/// layer is then compiled at start, where the error reaches the container log.
+fn precompile(engine: &Engine, digest: &str, bytes: &[u8]) -> Option<Vec<u8>> {
+    match engine.precompile_component(bytes) {
+        Ok(code) => Some(code),
+        Err(err) => {
+            log::error!("precompiling layer {digest} failed: {err:#}");
+            None
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use spinshim_runtime::build_engine;
+
+    /// The smallest valid component: the header alone.
+    const EMPTY_COMPONENT: &[u8] = b"\0asm\x0d\x00\x01\x00";
+
+    #[test]
+    fn precompiled_code_loads_in_the_serving_engine() {
+        let code = compile_engine()
+            .unwrap()
+            .precompile_component(EMPTY_COMPONENT)
+            .unwrap();
+        for options in [
+            EngineOptions::default(),
+            EngineOptions {
+                max_instance_memory: Some(16 << 20),
+                ..Default::default()
+            },
+        ] {
+            let serving = build_engine(&options).unwrap();
+            // SAFETY: `code` was produced just above by our own compile engine.
+            let loaded =
+                unsafe { wasmtime::component::Component::deserialize(serving.engine(), &code) };
+            assert!(loaded.is_ok(), "{options:?}: {:?}", loaded.err());
+        }
+    }
+
+    #[test]
+    fn only_components_are_recognised() {
+        assert!(is_component_binary(EMPTY_COMPONENT));
+        assert!(!is_component_binary(b"\0asm\x01\x00\x00\x00"));
+        assert!(!is_component_binary(b"\x7fELF\x02\x01\x01\x00"));
+        assert!(!is_component_binary(b"\0asm"));
+    }
+}

@@ -1,0 +1,58 @@
+//! `containerd-shim-spin-v2`: runs Spin apps as containerd tasks.
+//!
+//! containerd starts this binary for `runtime_type = "io.containerd.spin.v2"`.
+//! runwasi's `containerd-shim-wasm` does the containerd side (task API,
+//! container set-up, reading the image's layers from the content store,
+//! caching precompiled code); this crate adds what is Spin's:
+//!
+//! - [`sandbox`]: the container's process: the app from its layers or
+//!   `/spin.toml`, served by the spinshim runtime until SIGTERM.
+//! - [`compiler`]: ahead-of-time compilation of component layers.
+//! - [`container_env`]: the `SPIN_*` settings from the container's env.
+
+mod compiler;
+mod container_env;
+mod sandbox;
+
+use containerd_shim_wasm::shim::{version, Cli, Config, Shim, Version};
+
+/// The Spin runtime for runwasi.
+struct SpinShim;
+
+impl Shim for SpinShim {
+    /// Also the middle of runwasi's precompile label, `runwasi.io/precompiled/spin/…`.
+    fn name() -> &'static str {
+        "spin"
+    }
+
+    fn version() -> Version {
+        version!()
+    }
+
+    type Sandbox = sandbox::SpinSandbox;
+
+    #[allow(refining_impl_trait)]
+    async fn compiler() -> Option<compiler::SpinCompiler> {
+        match compiler::SpinCompiler::new() {
+            Ok(compiler) => Some(compiler),
+            Err(err) => {
+                log::error!("no precompilation, components compile at start: {err:#}");
+                None
+            }
+        }
+    }
+
+    fn supported_layers_types() -> &'static [&'static str] {
+        spinshim_oci::media_types::ALL
+    }
+}
+
+fn main() {
+    // The shim's own log (containerd's side) stays at `error` unless
+    // RUST_LOG or containerd's debug flag asks for more: per-request
+    // logging once cost the reference shim most of its throughput.
+    SpinShim::run(Config {
+        default_log_level: "error".to_string(),
+        ..Default::default()
+    });
+}
