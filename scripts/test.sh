@@ -78,6 +78,7 @@ export SPINSHIM_RIG_ENV=$env_file
 say "== cargo test (SPINSHIM_RIG_ENV=$env_file)"
 t=$(now_ms)
 rc=0
-"$CARGO" test --release --workspace "$@" || rc=$?
+# --no-fail-fast: one failing test binary does not hide the others.
+"$CARGO" test --release --workspace --no-fail-fast "$@" || rc=$?
 TIMINGS+=("tests $(since "$t")")
 exit "$rc"
