@@ -3,6 +3,8 @@
 #   build -> private registry + containerd 1.7 (scripts/rig.sh) ->
 #   spinshim push images/hello -> ctr images pull -> ctr run with the
 #   spin runtime (containerd-shim-spin-v2) -> curl it.
+# A Spin artifact has no entrypoint, and an OCI process needs an argument:
+# `ctr run` gets "/" as its command, as pods get `command: ["/"]`.
 # The app keeps running afterwards; the last lines say how to stop it.
 # Environment: DEMO_SKIP_BUILD=1 uses the binaries already in target/release.
 set -euo pipefail
@@ -34,7 +36,6 @@ on_exit() {
     [ "$rc" = 0 ] && return 0
     say "demo failed; containerd log: $RIG_CONTAINERD_LOG"
     log_tail "$RIG_CONTAINERD_LOG" 30
-    [ -s "$RIG_DIR/hello-demo.log" ] && log_tail "$RIG_DIR/hello-demo.log" 30
     if [ -z "${DEMO_KEEP_ON_FAIL:-}" ]; then
         "$HERE/rig.sh" down "$RIG_DIR" || true
     else
@@ -52,8 +53,7 @@ echo >&2
 run "$SPINSHIM" push --from images/hello "$IMAGE"
 run "${CTR[@]}" images pull --plain-http "$IMAGE" >/dev/null
 run "${CTR[@]}" run -d --net-host --runtime io.containerd.spin.v2 \
-    --log-uri "file://$RIG_DIR/hello-demo.log" \
-    --env "SPIN_HTTP_LISTEN_ADDR=127.0.0.1:$PORT" "$IMAGE" hello-demo
+    --env "SPIN_HTTP_LISTEN_ADDR=127.0.0.1:$PORT" "$IMAGE" hello-demo /
 
 t=$(now_ms)
 deadline=$(( t + 60000 ))
