@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# shellcheck source-path=SCRIPTDIR
 # `make demo`: the hello app as a containerd task, end to end on this machine.
 #   build -> private registry + containerd 1.7 (scripts/rig.sh) ->
 #   spinshim push images/hello -> ctr images pull -> ctr run with the
@@ -13,7 +14,7 @@ REPO=$(cd "$HERE/.." && pwd)
 cd "$REPO"
 # shellcheck source=rig/lib.sh
 . "$HERE/rig/lib.sh"
-RIG_LOG_PREFIX=demo
+RIG_LOG_PREFIX="demo"
 CARGO=${CARGO:-cargo}
 SPINSHIM=${SPINSHIM_BIN:-$REPO/target/release/spinshim}
 T0=$(now_ms)

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# shellcheck source-path=SCRIPTDIR
 # The Debian packages needed to BUILD spinshim and containerd-shim-spin-v2
 # (libseccomp for the shim's container library, protoc and pkg-config for
 # the gRPC/ttrpc code generation, a C toolchain). Installs only what is
@@ -8,7 +9,7 @@ set -euo pipefail
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 # shellcheck source=rig/lib.sh
 . "$HERE/rig/lib.sh"
-RIG_LOG_PREFIX=deps
+RIG_LOG_PREFIX="deps"
 
 ensure_packages libseccomp-dev pkg-config protobuf-compiler gcc libc6-dev make curl ca-certificates
 

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# shellcheck source-path=SCRIPTDIR
 # The private test rig: a local OCI registry and two private containerds
 # (1.7.x and 2.x) that start the freshly built containerd-shim-spin-v2.
 #
@@ -125,14 +126,14 @@ start_containerd() {
         > "$d/containerd.log" 2>&1 < /dev/null &
     pid=$!
     echo "$pid" > "$d/containerd.pid"
-    wait_for "containerd $n" 60 "$d/containerd.log" "$pid" \
+    wait_for "$(label "$n")" 60 "$d/containerd.log" "$pid" \
         "$bin/ctr" --address "$d/containerd.sock" version || return 1
     # Every CRI plugin must have loaded ("ok"), or pods cannot run.
     local plugins bad
     plugins=$("$bin/ctr" --address "$d/containerd.sock" plugins ls)
     bad=$(awk 'NR > 1 && ($1 ~ /cri/ || $2 == "cri") && $NF != "ok"' <<<"$plugins")
     if [ -n "$bad" ] || ! awk '$2 == "cri" && $NF == "ok"' <<<"$plugins" | grep -q .; then
-        say "containerd $n: CRI plugin did not load:"
+        say "$(label "$n"): CRI plugin did not load:"
         awk 'NR == 1 || $1 ~ /cri/ || $2 == "cri"' <<<"$plugins" >&2
         log_tail "$d/containerd.log"
         return 1
@@ -141,13 +142,15 @@ start_containerd() {
     case "${RIG_LOG_LEVEL:-info}" in
         info|debug|trace)
             grep -q 'io.containerd.spin.v2' "$d/containerd.log" || {
-                say "containerd $n: CRI config has no io.containerd.spin.v2 runtime"; log_tail "$d/containerd.log"; return 1; } ;;
+                say "$(label "$n"): CRI config has no io.containerd.spin.v2 runtime"; log_tail "$d/containerd.log"; return 1; } ;;
     esac
     local version
     version=$("$bin/ctr" --address "$d/containerd.sock" version | awk '/^Server:/ {s=1} s && $1 == "Version:" {print $2; exit}')
     eval "CONTAINERD${n}_VERSION=\$version"
     say "containerd $version up (pid $pid, CRI loaded) in $(since "$t")"
 }
+
+label() { if [ "$1" = 1 ]; then echo "containerd 1.7"; else echo "containerd 2.x"; fi; }
 
 ctr_n() { local n=$1; shift; "$DIR/containerd$n/ctr" --address "$DIR/containerd$n/containerd.sock" "$@"; }
 
@@ -157,11 +160,11 @@ import_pause() {
     local n=$1 out
     if ! out=$(ctr_n "$n" -n k8s.io images import "$DIR/pause-image.tar" 2>&1); then
         echo "$out" >&2
-        die "containerd $n: importing the pause image failed"
+        die "$(label "$n"): importing the pause image failed"
     fi
     # containerd 2.x may list it only a moment after the import returns.
-    wait_for "containerd $n: pause image in k8s.io" 10 "$DIR/containerd$n/containerd.log" "" \
-        has_image "$n" k8s.io "$PAUSE_IMAGE" || die "containerd $n: pause image $PAUSE_IMAGE missing after import"
+    wait_for "$(label "$n"): pause image in k8s.io" 10 "$DIR/containerd$n/containerd.log" "" \
+        has_image "$n" k8s.io "$PAUSE_IMAGE" || die "$(label "$n"): pause image $PAUSE_IMAGE missing after import"
 }
 
 has_image() { ctr_n "$1" -n "$2" images ls -q | grep -qxF "$3"; }
@@ -172,6 +175,19 @@ cgroup_roots() {
         [ -d "$d" ] && [ -e "$d/cgroup.procs" ] && echo "${d%/}"
     done
     return 0
+}
+
+# EXIT trap of a failing `up`: take down what was started.
+up_exit() {
+    local rc=$?
+    [ "$rc" = 0 ] && return 0
+    say "up failed"
+    if [ -z "${RIG_KEEP_ON_FAIL:-}" ]; then
+        down "$DIR" >&2 || true
+    else
+        say "left running: scripts/rig.sh down $DIR"
+    fi
+    exit "$rc"
 }
 
 up() {
@@ -196,7 +212,7 @@ up() {
     say "run dir $DIR"
 
     # From here on a failure tears down whatever was started.
-    trap 'rc=$?; if [ $rc != 0 ]; then say "up failed"; if [ -z "${RIG_KEEP_ON_FAIL:-}" ]; then down "$DIR" >&2 || true; else say "left running: scripts/rig.sh down $DIR"; fi; fi' EXIT
+    trap up_exit EXIT
 
     t=$(now_ms)
     ensure_packages docker-registry runc curl ca-certificates libseccomp2 gcc libc6-dev
@@ -392,12 +408,12 @@ unmount_under() {
 # Shim sockets live in /run/containerd/s/; a killed shim leaves its socket.
 remove_shim_sockets() {
     local f s
-    for f in $(find "$DIR"/containerd*/state -maxdepth 4 \( -name address -o -name bootstrap.json \) 2>/dev/null); do
+    while IFS= read -r f; do
         for s in $(grep -o 'unix:///run/containerd/s/[0-9a-f]*' "$f" 2>/dev/null); do
             s=${s#unix://}
-            [ -S "$s" ] && rm -f "$s"
+            if [ -S "$s" ]; then rm -f "$s"; fi
         done
-    done
+    done < <(find "$DIR"/containerd*/state -maxdepth 4 \( -name address -o -name bootstrap.json \) 2>/dev/null)
     return 0
 }
 
@@ -422,10 +438,11 @@ remove_runtime_state() {
 remove_cgroups() {
     local containers=$1 root nc dir
     [ -f "$DIR/cgroup-roots" ] || return 0
-    local parent=/spinshim-rig-$(basename "$DIR")
+    local parent
+    parent=/spinshim-rig-$(basename "$DIR")
     for root in $(cat "$DIR/cgroup-roots"); do
         for nc in $containers; do
-            [ -d "$root/$nc" ] && rmdir "$root/$nc" 2>/dev/null || true
+            if [ -d "$root/$nc" ]; then rmdir "$root/$nc" 2>/dev/null || true; fi
         done
         for dir in $(for nc in $containers; do echo "${nc%%/*}"; done | sort -u) default k8s.io; do
             [ -d "$root/$dir" ] || continue
@@ -449,8 +466,8 @@ down() {
         containers="$containers $(clear_containerd "$n" || true)"
     done
     [ -z "${RIG_DEBUG:-}" ] || say "tasks and containers removed: $(since "$t0")"
-    stop_pidfiles "containerd 1=$DIR/containerd1/containerd.pid" \
-        "containerd 2=$DIR/containerd2/containerd.pid" "registry=$DIR/registry/registry.pid"
+    stop_pidfiles "containerd 1.7=$DIR/containerd1/containerd.pid" \
+        "containerd 2.x=$DIR/containerd2/containerd.pid" "registry=$DIR/registry/registry.pid"
     [ -z "${RIG_DEBUG:-}" ] || say "daemons stopped: $(since "$t0")"
     kill_rig_processes
     unmount_under
@@ -459,8 +476,8 @@ down() {
     remove_cgroups "$containers"
     if [ -z "${RIG_KEEP:-}" ]; then
         # --one-file-system: never descend into anything still mounted.
-        rm -rf --one-file-system "$DIR"/containerd*/root "$DIR"/containerd*/state \
-            "$DIR"/containerd*/opt "$DIR"/registry/data "$DIR"/bin 2>/dev/null || true
+        rm -rf --one-file-system "${DIR:?}"/containerd*/root "${DIR:?}"/containerd*/state \
+            "${DIR:?}"/containerd*/opt "${DIR:?}"/registry/data "${DIR:?}"/bin 2>/dev/null || true
     fi
     [ -z "${RIG_DEBUG:-}" ] || say "leftovers cleaned: $(since "$t0")"
     say "rig $DIR down in $(since "$t0") (logs and configs kept there)"

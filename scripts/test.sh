@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# shellcheck source-path=SCRIPTDIR
 # `make test`, what CI runs: build deps, sample apps, release binaries,
 # format and lint checks, then the whole test suite against a private rig
 # (registry + containerd 1.7 + containerd 2.x running the freshly built
@@ -13,7 +14,7 @@ REPO=$(cd "$HERE/.." && pwd)
 cd "$REPO"
 # shellcheck source=rig/lib.sh
 . "$HERE/rig/lib.sh"
-RIG_LOG_PREFIX=test
+RIG_LOG_PREFIX="test"
 CARGO=${CARGO:-cargo}
 
 T_ALL=$(now_ms)

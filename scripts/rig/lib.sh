@@ -101,13 +101,15 @@ free_port() {
 
 # True when process PID itself holds the listening socket on TCP PORT.
 pid_listens() {
-    local pid=$1 port=$2 hexport inode f
+    local pid=$1 port=$2 hexport inode f fd
     hexport=$(printf '%04X' "$port")
     for f in /proc/net/tcp /proc/net/tcp6; do
         [ -r "$f" ] || continue
         # st 0A = LISTEN; field 10 is the socket inode.
         for inode in $(awk -v p=":$hexport" '$4 == "0A" && substr($2, length($2) - 4) == p { print $10 }' "$f"); do
-            if ls -l "/proc/$pid/fd" 2>/dev/null | grep -q "socket:\[$inode\]"; then return 0; fi
+            for fd in /proc/"$pid"/fd/*; do
+                [ "$(readlink "$fd" 2>/dev/null)" = "socket:[$inode]" ] && return 0
+            done
         done
     done
     return 1
@@ -148,7 +150,8 @@ fetch_containerd_locked() {
         -o Acquire::Languages=none -o APT::Architectures="$(dpkg --print-architecture)"
         -o APT::Sandbox::User=root)
     if [ -n "${RIG_REFRESH:-}" ] || ! ls "$debs"/containerd_*.deb >/dev/null 2>&1; then
-        local t=$(now_ms) i
+        local t i
+        t=$(now_ms)
         # One update serves both suites: skip it when the lists are fresh.
         if [ -n "${RIG_REFRESH:-}" ] || [ -z "$(find "$apt_dir/lists" -maxdepth 1 -name '*_Packages*' -mmin -60 2>/dev/null)" ]; then
             for i in 1 2 3; do
