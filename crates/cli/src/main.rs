@@ -1,5 +1,9 @@
-//! `spinshim`: run Spin apps locally with the same host the shim uses.
+//! `spinshim`: run Spin apps locally with the same host the shim uses, and push
+//! them to (or inspect them in) OCI registries.
 
+mod inspect;
+mod push;
+mod registry;
 mod up;
 
 use std::process::ExitCode;
@@ -17,6 +21,8 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     Up(up::UpArgs),
+    Push(push::PushArgs),
+    Inspect(inspect::InspectArgs),
 }
 
 fn main() -> ExitCode {
@@ -24,6 +30,8 @@ fn main() -> ExitCode {
     init_logging();
     let result = match cli.command {
         Command::Up(args) => up::run(args),
+        Command::Push(args) => push::run(args),
+        Command::Inspect(args) => inspect::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
