@@ -2,7 +2,9 @@
 //! and sample apps, running `spinshim up`, and sending exact HTTP requests.
 
 pub mod assertions;
+pub mod oci_layout;
 pub mod rig;
+pub mod task;
 
 use std::io::{BufRead, BufReader};
 use std::net::{SocketAddr, TcpListener};

@@ -54,17 +54,25 @@ impl Compiler for SpinCompiler {
 
     async fn compile(&self, layers: &[WasmLayer]) -> Result<Vec<Option<Vec<u8>>>> {
         let engine = self.engine.clone();
-        let inputs: Vec<Option<(String, Vec<u8>)>> = layers
+        let inputs: Vec<(CacheEntry, String, Vec<u8>)> = layers
             .iter()
             .map(|layer| {
-                is_component_layer(layer)
-                    .then(|| (layer.config.digest().to_string(), layer.layer.clone()))
+                let entry = cache_entry(layer);
+                let bytes = match entry {
+                    CacheEntry::Skip => Vec::new(),
+                    _ => layer.layer.clone(),
+                };
+                (entry, layer.config.digest().to_string(), bytes)
             })
             .collect();
         tokio::task::spawn_blocking(move || {
             inputs
                 .into_iter()
-                .map(|input| input.and_then(|(digest, bytes)| precompile(&engine, &digest, &bytes)))
+                .map(|(entry, digest, bytes)| match entry {
+                    CacheEntry::Compile => precompile(&engine, &digest, &bytes),
+                    CacheEntry::AsIs => Some(bytes),
+                    CacheEntry::Skip => None,
+                })
                 .collect()
         })
         .await
@@ -72,12 +80,38 @@ impl Compiler for SpinCompiler {
     }
 }
 
-/// Component code from a wasm layer that is not already native code.
-fn is_component_layer(layer: &WasmLayer) -> bool {
+/// What the cache holds for one layer.
+///
+/// runwasi recompiles an image on every start unless *every* layer it
+/// hands over has a cached counterpart, and it hands over the lock and
+/// data layers too. Those are cached as they are (containerd stores
+/// nothing twice: same bytes, same digest), and so is Wasm that is not a
+/// component, which the runtime then compiles (and rejects) from Wasm.
+/// Only component code becomes native code; only layers with a Wasm media
+/// type are ever loaded as code (see `spinshim_oci`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum CacheEntry {
+    /// A Wasm component: cache its native code.
+    Compile,
+    /// Not code, or Wasm that is not a component: cache the bytes unchanged.
+    AsIs,
+    /// Already cached, or a "Wasm" layer holding something else: nothing.
+    Skip,
+}
+
+fn cache_entry(layer: &WasmLayer) -> CacheEntry {
     let media_type = layer.config.media_type().to_string();
-    (media_type == media_types::WASM_LAYER || media_type == media_types::WASM)
-        && !layer.precompiled
-        && is_component_binary(&layer.layer)
+    if layer.precompiled {
+        CacheEntry::Skip
+    } else if !media_types::is_wasm(&media_type) {
+        CacheEntry::AsIs
+    } else if is_component_binary(&layer.layer) {
+        CacheEntry::Compile
+    } else if layer.layer.starts_with(b"\0asm") {
+        CacheEntry::AsIs
+    } else {
+        CacheEntry::Skip
+    }
 }
 
 /// A component binary starts with the wasm magic and the component
@@ -124,6 +158,43 @@ mod tests {
             let loaded =
                 unsafe { wasmtime::component::Component::deserialize(serving.engine(), &code) };
             assert!(loaded.is_ok(), "{options:?}: {:?}", loaded.err());
+        }
+    }
+
+    fn layer(media_type: &str, bytes: &[u8], precompiled: bool) -> WasmLayer {
+        use oci_spec::image::{Descriptor, MediaType};
+        let digest = format!("sha256:{}", "0".repeat(64));
+        WasmLayer {
+            config: Descriptor::new(
+                MediaType::Other(media_type.to_string()),
+                bytes.len() as u64,
+                oci_spec::image::Digest::try_from(digest).unwrap(),
+            ),
+            precompiled,
+            layer: bytes.to_vec(),
+        }
+    }
+
+    #[test]
+    fn each_layer_gets_the_right_cache_entry() {
+        use media_types::*;
+        let core_module = b"\0asm\x01\x00\x00\x00";
+        let native = b"\x7fELF\x02\x01\x01\x00";
+        for (media_type, bytes, precompiled, expected) in [
+            (WASM_LAYER, EMPTY_COMPONENT, false, CacheEntry::Compile),
+            (WASM, EMPTY_COMPONENT, false, CacheEntry::Compile),
+            (WASM_LAYER, EMPTY_COMPONENT, true, CacheEntry::Skip),
+            (WASM_LAYER, core_module, false, CacheEntry::AsIs),
+            (WASM_LAYER, native, false, CacheEntry::Skip),
+            (LOCKED_APP, b"{}", false, CacheEntry::AsIs),
+            (DATA_LAYER, native, false, CacheEntry::AsIs),
+            (ARCHIVE_LAYER, b"\x1f\x8b", false, CacheEntry::AsIs),
+        ] {
+            assert_eq!(
+                cache_entry(&layer(media_type, bytes, precompiled)),
+                expected,
+                "{media_type} {bytes:?} precompiled={precompiled}"
+            );
         }
     }
 

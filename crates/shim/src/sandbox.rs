@@ -8,7 +8,7 @@
 use std::path::Path;
 use std::sync::Arc;
 
-use anyhow::{bail, ensure, Context as _, Result};
+use anyhow::{bail, Context as _, Result};
 use containerd_shim_wasm::sandbox::context::{RuntimeContext, Source, WasmLayer};
 use containerd_shim_wasm::sandbox::Sandbox;
 use spinshim_app::runtime_config::RuntimeConfig;
@@ -131,28 +131,25 @@ fn load_layer_component(
 ) -> Result<Component> {
     let id = &component.id;
     let code = app.component_code(id)?;
-    let native = Engine::detect_precompiled(&code.bytes);
-    if code.precompiled {
-        ensure!(
-            native == Some(Precompiled::Component),
-            "component \"{id}\": its precompiled layer does not hold component code"
-        );
-        // SAFETY: the bytes are wasmtime component code that our own
-        // `SpinCompiler` produced with this engine's settings (the cache
-        // key includes wasmtime's compatibility hash); wasmtime still
-        // checks the version and settings recorded in them.
-        return unsafe { Component::deserialize(engine, &code.bytes) }
+    match (code.precompiled, Engine::detect_precompiled(code.bytes)) {
+        (true, Some(Precompiled::Component)) => {
+            // SAFETY: the bytes are wasmtime component code that our own
+            // `SpinCompiler` produced with this engine's settings (the
+            // cache key includes wasmtime's compatibility hash), read back
+            // by runwasi from under our precompile label; wasmtime still
+            // checks the version and settings recorded in them.
+            unsafe { Component::deserialize(engine, code.bytes) }
+                .map_err(anyhow::Error::from)
+                .with_context(|| format!("component \"{id}\": loading its precompiled code"))
+        }
+        (_, None) => Component::new(engine, code.bytes)
             .map_err(anyhow::Error::from)
-            .with_context(|| format!("component \"{id}\": loading its precompiled code"));
+            .with_context(|| format!("component \"{id}\": compiling")),
+        (_, Some(_)) => bail!(
+            "component \"{id}\": its layer holds native code this shim did not compile; \
+             images must carry Wasm"
+        ),
     }
-    ensure!(
-        native.is_none(),
-        "component \"{id}\": its layer holds native code this shim did not compile; \
-         images must carry Wasm"
-    );
-    Component::new(engine, &code.bytes)
-        .map_err(anyhow::Error::from)
-        .with_context(|| format!("component \"{id}\": compiling"))
 }
 
 async fn serve(

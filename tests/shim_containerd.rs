@@ -1,0 +1,386 @@
+//! containerd-shim-spin-v2 under a real containerd (1.7 and 2.x) with a
+//! real registry: what a user sees after `spinshim push`, `ctr images pull`
+//! and `ctr run --runtime io.containerd.spin.v2`.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use anyhow::Result;
+use serde_json::Value;
+use spinshim_tests::assertions::wasm;
+use spinshim_tests::oci_layout::{fs_layer, OciImage};
+use spinshim_tests::rig::{Containerd, Rig};
+use spinshim_tests::task::{pull, push_app, shim_processes_for, Task};
+use spinshim_tests::{get, sample_app};
+
+/// First starts compile every component: allow for a slow machine.
+const START_LIMIT: Duration = Duration::from_secs(60);
+
+/// `ctr images import` of an OCI layout tarball.
+fn import(rig: &Rig, which: Containerd, tar: &Path) {
+    let args: [&std::ffi::OsStr; 3] = ["images".as_ref(), "import".as_ref(), tar.as_os_str()];
+    rig.ctr_ok(which, args);
+}
+
+/// An app of three sample components: routing/echo, files, variables.
+fn combined_app() -> Result<tempfile::TempDir> {
+    let dir = tempfile::tempdir()?;
+    let static_app = sample_app("static");
+    copy_tree(&static_app.join("assets"), &dir.path().join("assets"))?;
+    copy_tree(&static_app.join("data"), &dir.path().join("data"))?;
+    let manifest = format!(
+        r#"spin_manifest_version = 2
+
+[application]
+name = "shim-e2e"
+version = "1.2.3"
+
+[variables]
+greeting = {{ default = "Hello" }}
+name = {{ required = true }}
+punctuation = {{ default = "!" }}
+
+[[trigger.http]]
+route = "/echo/..."
+component = "echo"
+
+[[trigger.http]]
+route = "/files/..."
+component = "files"
+
+[[trigger.http]]
+route = "/..."
+component = "greet"
+
+[component.echo]
+source = "{echo}"
+environment = {{ COMPONENT = "echo" }}
+
+[component.files]
+source = "{files}"
+files = ["assets/index.html", "assets/css/*.css", {{ source = "data", destination = "/data" }}]
+exclude_files = ["assets/css/skip.css"]
+
+[component.greet]
+source = "{greet}"
+
+[component.greet.variables]
+message = "{{{{ greeting }}}}, {{{{ name }}}}{{{{ punctuation }}}}"
+"#,
+        echo = wasm("routes_echo.wasm").display(),
+        files = wasm("static_files.wasm").display(),
+        greet = wasm("variables.wasm").display(),
+    );
+    std::fs::write(dir.path().join("spin.toml"), manifest)?;
+    Ok(dir)
+}
+
+fn copy_tree(from: &Path, to: &Path) -> Result<()> {
+    std::fs::create_dir_all(to)?;
+    for entry in std::fs::read_dir(from)? {
+        let entry = entry?;
+        let target = to.join(entry.file_name());
+        if entry.file_type()?.is_dir() {
+            copy_tree(&entry.path(), &target)?;
+        } else {
+            std::fs::copy(entry.path(), &target)?;
+        }
+    }
+    Ok(())
+}
+
+async fn pushed_app_serves_routes_files_and_env_variables(which: Containerd) -> Result<()> {
+    let rig = Rig::get();
+    let app = combined_app()?;
+    let image = push_app(
+        rig,
+        app.path(),
+        &format!("e2e/{}:v1", rig.unique_id("combined")),
+    )?;
+    pull(rig, which, &image);
+    let mut task = Task::start(
+        rig,
+        which,
+        &image,
+        &[("NAME", "Kube"), ("SPIN_VARIABLE_PUNCTUATION", "?")],
+    )?;
+    task.wait_ready(rig, START_LIMIT)?;
+
+    // Routing and the exact spin-* header set.
+    let reply = get(task.addr, "/echo/a/b?x=1").await?;
+    assert_eq!(reply.status, 200, "GET /echo/a/b: {reply:?}");
+    let json = reply.json();
+    assert_eq!(json["component"], "echo");
+    let mut headers: BTreeMap<String, Value> = json["headers"]
+        .as_object()
+        .map(|m| m.clone().into_iter().collect())
+        .unwrap_or_default();
+    let client = headers.remove("spin-client-addr");
+    assert!(
+        matches!(&client, Some(Value::String(a)) if a.starts_with("127.0.0.1:")),
+        "spin-client-addr {client:?}"
+    );
+    let expected: BTreeMap<String, Value> = [
+        (
+            "spin-full-url",
+            format!("http://{}/echo/a/b?x=1", task.addr),
+        ),
+        ("spin-path-info", "/a/b".to_string()),
+        ("spin-matched-route", "/echo/...".to_string()),
+        ("spin-raw-component-route", "/echo/...".to_string()),
+        ("spin-component-route", "/echo".to_string()),
+        ("spin-base-path", "/".to_string()),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), Value::String(v)))
+    .collect();
+    assert_eq!(headers, expected, "spin-* headers ({which})");
+
+    // Files from the artifact's data layers, at the paths the guest expects.
+    let static_app = sample_app("static");
+    for (target, file) in [
+        ("/files/assets/index.html", "assets/index.html"),
+        ("/files/assets/css/site.css", "assets/css/site.css"),
+        ("/files/data/sub/b.txt", "data/sub/b.txt"),
+    ] {
+        let reply = get(task.addr, target).await?;
+        assert_eq!(reply.status, 200, "GET {target}: {:?}", reply.text());
+        assert_eq!(
+            reply.body.as_ref(),
+            std::fs::read(static_app.join(file))?,
+            "GET {target}"
+        );
+    }
+    let skipped = get(task.addr, "/files/assets/css/skip.css").await?;
+    assert_eq!(skipped.status, 404, "excluded file: {:?}", skipped.text());
+
+    // Variables from the container's env: `NAME` for `name`, and the
+    // SPIN_VARIABLE_ form.
+    let reply = get(task.addr, "/").await?;
+    assert_eq!((reply.status, reply.text().as_str()), (200, "Hello, Kube?"));
+
+    // The route listing reaches the container's output.
+    task.kill(rig, "SIGTERM");
+    let status = task.wait_exit(Duration::from_secs(20))?;
+    assert!(status.success(), "exit after SIGTERM: {status}");
+    let output = task.output().join("\n");
+    assert!(
+        output.contains(&format!("Serving http://{}", task.addr))
+            && output.contains(&format!("echo: http://{}/echo (wildcard)", task.addr)),
+        "container output:\n{output}"
+    );
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn containerd_1_7_pushed_app_serves_routes_files_and_env_variables() -> Result<()> {
+    pushed_app_serves_routes_files_and_env_variables(Containerd::V1_7).await
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn containerd_2_pushed_app_serves_routes_files_and_env_variables() -> Result<()> {
+    pushed_app_serves_routes_files_and_env_variables(Containerd::V2).await
+}
+
+/// `runwasi.io/precompiled/spin/...` labels in `ctr content ls` output.
+fn precompile_labels(rig: &Rig, which: Containerd) -> Vec<String> {
+    let listing = rig.ctr_ok(which, ["content", "ls"]);
+    let mut labels: Vec<String> = listing
+        .split([' ', '\t', '\n', ','])
+        .filter(|word| word.starts_with("runwasi.io/precompiled/spin/"))
+        .map(str::to_string)
+        .collect();
+    labels.sort();
+    labels
+}
+
+fn precompile_events(rig: &Rig, which: Containerd, image: &str) -> usize {
+    let log = std::fs::read_to_string(rig.containerd(which).log()).unwrap_or_default();
+    let needle = format!("precompiling layers for image: {image}");
+    log.lines().filter(|line| line.contains(&needle)).count()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_second_start_uses_the_precompiled_layer() -> Result<()> {
+    let rig = Rig::get();
+    let which = Containerd::V1_7;
+    let image = push_app(
+        rig,
+        &sample_app("hello"),
+        &format!("e2e/{}:v1", rig.unique_id("aot")),
+    )?;
+    pull(rig, which, &image);
+    assert_eq!(precompile_events(rig, which, &image), 0);
+
+    for start in 1..=2 {
+        let mut task = Task::start(rig, which, &image, &[])?;
+        task.wait_ready(rig, START_LIMIT)?;
+        let reply = get(task.addr, "/").await?;
+        assert_eq!(
+            (reply.status, reply.text().as_str()),
+            (200, "Hello, Spin!\n"),
+            "start {start}"
+        );
+        task.kill(rig, "SIGTERM");
+        assert!(task.wait_exit(Duration::from_secs(20))?.success());
+        // runwasi compiles (through our Compiler) only when the image has
+        // no precompiled layer for our cache key: on the first start.
+        assert_eq!(
+            precompile_events(rig, which, &image),
+            1,
+            "compilations after start {start}\n{}",
+            rig.log_tail(which, 30)
+        );
+    }
+    let labels = precompile_labels(rig, which);
+    assert!(
+        labels.iter().any(|l| l.ends_with("=true"))
+            && labels.iter().any(|l| l.contains("/original=sha256:")),
+        "precompile labels in the content store: {labels:?}"
+    );
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_plain_image_with_spin_toml_serves() -> Result<()> {
+    let rig = Rig::get();
+    let which = Containerd::V1_7;
+    let hello = std::fs::read(wasm("hello.wasm"))?;
+    let manifest = br#"spin_manifest_version = 2
+[application]
+name = "plain"
+[[trigger.http]]
+route = "/..."
+component = "hello"
+[component.hello]
+source = "app/hello.wasm"
+"#;
+    let layer = fs_layer(&[
+        ("spin.toml", manifest, 0o644),
+        ("app/hello.wasm", &hello, 0o644),
+    ])?;
+    let name = format!("docker.io/spinshim-e2e/{}:v1", rig.unique_id("plain"));
+    let tar = tempfile::NamedTempFile::new()?;
+    OciImage::plain(&name, &["/"], vec![layer]).write_layout_tar(tar.path())?;
+    import(rig, which, tar.path());
+    let mut task = Task::start(rig, which, &name, &[])?;
+    task.wait_ready(rig, START_LIMIT)?;
+    let reply = get(task.addr, "/anything").await?;
+    assert_eq!(
+        (reply.status, reply.text().as_str()),
+        (200, "Hello, Spin!\n")
+    );
+    Ok(())
+}
+
+async fn sigterm_lets_a_slow_request_finish(which: Containerd) -> Result<()> {
+    let rig = Rig::get();
+    let image = push_app(
+        rig,
+        &sample_app("routes"),
+        &format!("e2e/{}:v1", rig.unique_id("drain")),
+    )?;
+    pull(rig, which, &image);
+    let mut task = Task::start(rig, which, &image, &[("SPIN_SHUTDOWN_TIMEOUT", "5")])?;
+    task.wait_ready(rig, START_LIMIT)?;
+    let addr = task.addr;
+    let slow = tokio::spawn(async move { get(addr, "/exact?sleep=1500").await });
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    let killed_at = Instant::now();
+    task.kill(rig, "SIGTERM");
+    let reply = slow.await??;
+    assert_eq!(reply.status, 200, "the in-flight request: {reply:?}");
+    assert_eq!(reply.json()["component"], "exact");
+    let status = task.wait_exit(Duration::from_secs(20))?;
+    assert!(status.success(), "exit status after SIGTERM: {status}");
+    // Bounded by SPIN_SHUTDOWN_TIMEOUT (5 s), with slack for ctr itself.
+    assert!(
+        killed_at.elapsed() < Duration::from_secs(10),
+        "the task took {:?} to exit",
+        killed_at.elapsed()
+    );
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !shim_processes_for(&task.id).is_empty() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert_eq!(
+        shim_processes_for(&task.id),
+        Vec::<u32>::new(),
+        "shims left for {}",
+        task.id
+    );
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn containerd_1_7_sigterm_lets_a_slow_request_finish_and_exits_0() -> Result<()> {
+    sigterm_lets_a_slow_request_finish(Containerd::V1_7).await
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn containerd_2_sigterm_lets_a_slow_request_finish_and_exits_0() -> Result<()> {
+    sigterm_lets_a_slow_request_finish(Containerd::V2).await
+}
+
+/// The lines of a failed start that are ours: `Error: ...`.
+fn error_lines(output: &[String]) -> Vec<&String> {
+    output.iter().filter(|l| l.starts_with("Error: ")).collect()
+}
+
+async fn start_up_failures_are_one_line_and_non_zero(which: Containerd) -> Result<()> {
+    let rig = Rig::get();
+
+    // A lock layer that is not JSON.
+    let hello = std::fs::read(wasm("hello.wasm"))?;
+    let bad_lock = b"{ this is not a lock".to_vec();
+    let bad_lock_digest = spinshim_tests::oci_layout::digest(&bad_lock);
+    let name = format!("docker.io/spinshim-e2e/{}:v1", rig.unique_id("badlock"));
+    let tar = tempfile::NamedTempFile::new()?;
+    OciImage::wasm(
+        &name,
+        vec![
+            (spinshim_oci::media_types::LOCKED_APP, bad_lock),
+            (spinshim_oci::media_types::WASM_LAYER, hello),
+        ],
+    )
+    .write_layout_tar(tar.path())?;
+    import(rig, which, tar.path());
+    let (status, output) = Task::run_to_exit(rig, which, &name, &[], START_LIMIT)?;
+    assert!(!status.success(), "corrupt lock: exit {status}");
+    let errors = error_lines(&output);
+    assert!(
+        errors.len() == 1 && errors[0].contains(&bad_lock_digest),
+        "corrupt lock: want one Error: line naming layer {bad_lock_digest}, output:\n{}",
+        output.join("\n")
+    );
+
+    // A required variable nobody set.
+    let image = push_app(
+        rig,
+        &sample_app("variables"),
+        &format!("e2e/{}:v1", rig.unique_id("vars")),
+    )?;
+    pull(rig, which, &image);
+    let (status, output) = Task::run_to_exit(rig, which, &image, &[], START_LIMIT)?;
+    assert!(!status.success(), "missing variable: exit {status}");
+    let errors = error_lines(&output);
+    assert!(
+        errors.len() == 1
+            && errors[0].contains("\"name\"")
+            && errors[0].contains("SPIN_VARIABLE_NAME"),
+        "missing variable: want one Error: line naming `name`, output:\n{}",
+        output.join("\n")
+    );
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn containerd_1_7_start_up_failures_are_one_line_and_non_zero() -> Result<()> {
+    start_up_failures_are_one_line_and_non_zero(Containerd::V1_7).await
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn containerd_2_start_up_failures_are_one_line_and_non_zero() -> Result<()> {
+    start_up_failures_are_one_line_and_non_zero(Containerd::V2).await
+}
