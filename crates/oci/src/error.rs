@@ -120,7 +120,7 @@ pub enum Error {
         what: String,
     },
     /// A component with dependencies, which needs composition this host does not do.
-    #[error("component {component:?}: dependencies are not supported (this host pushes without composition)")]
+    #[error("component {component:?}: dependencies are not supported (this host does not compose components)")]
     Dependencies {
         /// The component id.
         component: String,

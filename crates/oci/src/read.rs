@@ -12,8 +12,9 @@
 //!    component. Each is written to `<assets_dir>/<component-id>/<path>` and the
 //!    component's `files` becomes that directory mounted at guest `/`.
 //!
-//! Every check runs here, up front: a component whose source is missing fails
-//! loading, not the first request.
+//! Every check runs here, up front: a component whose source is missing, or that
+//! has `dependencies` (pushed with `--compose=false`; this host does not compose),
+//! fails loading, not the first request.
 
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
@@ -236,6 +237,11 @@ fn check_source(
     component: &LockedComponent,
     wasm: &HashMap<&str, &Layer<'_>>,
 ) -> Result<(), Error> {
+    if !component.dependencies.is_empty() {
+        return Err(Error::Dependencies {
+            component: component.id.clone(),
+        });
+    }
     let content = &component.source.content;
     let in_layer = content
         .digest

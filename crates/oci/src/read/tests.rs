@@ -282,3 +282,21 @@ fn files_are_written_under_the_component_and_mounted_at_root() {
         "vnd.fermyon.origin-oci:registry.example/app:1"
     );
 }
+
+#[test]
+fn components_with_uncomposed_dependencies_are_refused() {
+    let assets = tempfile::tempdir().unwrap();
+    let lock = lock(json!([{
+        "id": "api",
+        "source": {"content_type": "application/wasm", "digest": "sha256:w"},
+        "dependencies": {"a:b/c": {"source": {"content_type": "application/wasm", "digest": "sha256:w"}}}
+    }]));
+    let layers = [
+        layer(media_types::LOCKED_APP, "sha256:l", &lock),
+        layer(media_types::WASM_LAYER, "sha256:w", WASM),
+    ];
+    assert_eq!(
+        error_of(&layers, assets.path()),
+        "component \"api\": dependencies are not supported (this host does not compose components)"
+    );
+}
