@@ -23,7 +23,7 @@
 # bookworm's docker-registry, runc, curl, ca-certificates, libseccomp2, gcc,
 # libc6-dev; containerd itself comes from Debian trixie (1.7) and sid (2.x)
 # .debs, downloaded once into the cache and unpacked with dpkg -x, never
-# installed. See docs/ (README "Testing") for what the tests get.
+# installed. README, "Testing", says what the tests get.
 set -euo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -36,7 +36,7 @@ RIG_CACHE=${RIG_CACHE:-$RIG_HOME/cache}
 SNIPPETS=$REPO/deployments/containerd
 
 usage() {
-    sed -n '2,/^set -euo/p' "$0" | sed -e '$d' -e 's/^# \{0,1\}//' >&2
+    sed -n '3,/^set -euo/p' "$0" | sed -e '$d' -e 's/^# \{0,1\}//' >&2
     exit 2
 }
 
