@@ -8,6 +8,7 @@
 #                               is DIR/rig.env
 #   scripts/rig.sh down DIR     stop it all and clean up (idempotent)
 #   scripts/rig.sh status DIR   what of DIR is still running
+#   scripts/rig.sh prune        remove the run dirs of rigs that are down
 #
 # Environment:
 #   SPINSHIM_SHIM_BIN   the shim to test (default target/release/containerd-shim-spin-v2)
@@ -477,7 +478,8 @@ down() {
     if [ -z "${RIG_KEEP:-}" ]; then
         # --one-file-system: never descend into anything still mounted.
         rm -rf --one-file-system "${DIR:?}"/containerd*/root "${DIR:?}"/containerd*/state \
-            "${DIR:?}"/containerd*/opt "${DIR:?}"/registry/data "${DIR:?}"/bin 2>/dev/null || true
+            "${DIR:?}"/containerd*/opt "${DIR:?}"/registry/data "${DIR:?}"/bin \
+            "${DIR:?}"/pause-image.tar 2>/dev/null || true
     fi
     [ -z "${RIG_DEBUG:-}" ] || say "leftovers cleaned: $(since "$t0")"
     say "rig $DIR down in $(since "$t0") (logs and configs kept there)"
@@ -499,9 +501,32 @@ status() {
     return 0
 }
 
+# --- prune ---------------------------------------------------------------
+
+# Removes the run dirs under $RIG_HOME (and /var/tmp/spinshim-rig) whose
+# rig is down: no daemon of theirs alive, no shim or container left.
+prune() {
+    local d f live n=0
+    for d in "$RIG_HOME"/run-* /var/tmp/spinshim-rig/run-*; do
+        [ -d "$d" ] || continue
+        DIR=$(cd "$d" && pwd)
+        live=
+        for f in "$DIR"/registry/registry.pid "$DIR"/containerd*/containerd.pid; do
+            [ -f "$f" ] && alive "$(cat "$f")" && live=1
+        done
+        [ -z "$live" ] && [ -z "$(rig_processes)" ] || continue
+        # Nothing may still be mounted there (down unmounts; be sure).
+        awk '{print $5}' /proc/self/mountinfo | grep -qF "$DIR/" && continue
+        rm -rf --one-file-system "${DIR:?}"
+        n=$((n + 1))
+    done
+    say "removed $n stopped run dir(s)"
+}
+
 case "${1:-}" in
     up) shift; [ $# -le 1 ] || usage; up "$@" ;;
     down) shift; [ $# -eq 1 ] || usage; down "$1" ;;
     status) shift; [ $# -eq 1 ] || usage; status "$1" ;;
+    prune) shift; [ $# -eq 0 ] || usage; prune ;;
     *) usage ;;
 esac
