@@ -87,23 +87,24 @@ impl Compiler for SpinCompiler {
 /// data layers too. Those are cached as they are (containerd stores
 /// nothing twice: same bytes, same digest), and so is Wasm that is not a
 /// component, which the runtime then compiles (and rejects) from Wasm.
-/// Only component code becomes native code; only layers with a Wasm media
-/// type are ever loaded as code (see `spinshim_oci`).
+/// Layers that arrive already precompiled (shared with an image that ran
+/// before) are handed back as they are, so that runwasi marks this image
+/// too. Only component code becomes native code; only layers with a Wasm
+/// media type are ever loaded as code (see `spinshim_oci`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum CacheEntry {
     /// A Wasm component: cache its native code.
     Compile,
-    /// Not code, or Wasm that is not a component: cache the bytes unchanged.
+    /// Not code, Wasm that is not a component, or code we compiled before:
+    /// cache the bytes unchanged.
     AsIs,
-    /// Already cached, or a "Wasm" layer holding something else: nothing.
+    /// A "Wasm" layer holding something else: nothing.
     Skip,
 }
 
 fn cache_entry(layer: &WasmLayer) -> CacheEntry {
     let media_type = layer.config.media_type().to_string();
-    if layer.precompiled {
-        CacheEntry::Skip
-    } else if !media_types::is_wasm(&media_type) {
+    if layer.precompiled || !media_types::is_wasm(&media_type) {
         CacheEntry::AsIs
     } else if is_component_binary(&layer.layer) {
         CacheEntry::Compile
@@ -183,7 +184,7 @@ mod tests {
         for (media_type, bytes, precompiled, expected) in [
             (WASM_LAYER, EMPTY_COMPONENT, false, CacheEntry::Compile),
             (WASM, EMPTY_COMPONENT, false, CacheEntry::Compile),
-            (WASM_LAYER, EMPTY_COMPONENT, true, CacheEntry::Skip),
+            (WASM_LAYER, b"\x7fELF our code", true, CacheEntry::AsIs),
             (WASM_LAYER, core_module, false, CacheEntry::AsIs),
             (WASM_LAYER, native, false, CacheEntry::Skip),
             (LOCKED_APP, b"{}", false, CacheEntry::AsIs),
