@@ -59,7 +59,9 @@ fi
 
 say "== rig up"
 t=$(now_ms)
-env_file=$("$HERE/rig.sh" up | tail -n 1)
+# The shim logs at `error` by default; at `info` runwasi reports each call
+# of our precompiler, which tests/shim_containerd.rs counts.
+env_file=$(RIG_RUST_LOG=${RIG_RUST_LOG:-info} "$HERE/rig.sh" up | tail -n 1)
 rig_dir=$(dirname "$env_file")
 TIMINGS+=("rig-up $(since "$t")")
 # From here on the rig is always stopped, whatever happens.
