@@ -274,7 +274,8 @@ async fn later_starts_use_the_precompiled_layers() -> Result<()> {
             assert_eq!(
                 precompile_events(rig, which, &image),
                 1,
-                "compiler calls after {what}\n{}",
+                "compiler calls after {what} (0 means the rig's shims do not log at info: \
+                 start it with RIG_RUST_LOG=info, as `make test` does)\n{}",
                 rig.log_tail(which, 30)
             );
         }
