@@ -402,6 +402,31 @@ async fn start_up_failures_are_one_line_and_non_zero(which: Containerd) -> Resul
         output.join("\n")
     );
 
+    // An address another process holds (the test binds it, then hands
+    // the same address to the app).
+    let holder = std::net::TcpListener::bind("127.0.0.1:0")?;
+    let taken = holder.local_addr()?.to_string();
+    let hello = push_app(
+        rig,
+        &sample_app("hello"),
+        &format!("e2e/{}:v1", rig.unique_id("busy")),
+    )?;
+    pull(rig, which, &hello);
+    let (status, output) = Task::run_to_exit(
+        rig,
+        which,
+        &hello,
+        &[("SPIN_HTTP_LISTEN_ADDR", &taken)],
+        START_LIMIT,
+    )?;
+    let errors = error_lines(&output);
+    assert!(
+        !status.success() && errors.len() == 1 && errors[0].contains(&taken),
+        "address in use: want one Error: line naming {taken}, got {status}:\n{}",
+        output.join("\n")
+    );
+    drop(holder);
+
     // A required variable nobody set.
     let image = push_app(
         rig,
