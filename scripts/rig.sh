@@ -17,6 +17,7 @@
 #   RIG_CACHE           download cache (default $RIG_HOME/cache)
 #   RIG_REFRESH=1       download the containerd .debs again
 #   RIG_LOG_LEVEL       containerd log level (default info)
+#   RIG_RUST_LOG        RUST_LOG for the shims containerd starts (make test: info)
 #   RIG_KEEP=1          `down` keeps the containerd roots and registry data
 #   RIG_KEEP_ON_FAIL=1  a failed `up` leaves everything running, to inspect
 #
