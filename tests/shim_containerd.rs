@@ -456,3 +456,36 @@ async fn containerd_1_7_start_up_failures_are_one_line_and_non_zero() -> Result<
 async fn containerd_2_start_up_failures_are_one_line_and_non_zero() -> Result<()> {
     start_up_failures_are_one_line_and_non_zero(Containerd::V2).await
 }
+
+/// New images starting at the same moment on one node (replicas of a new
+/// Deployment): each must get its app, although runwasi stores every
+/// image's precompiled layers under the same lease name.
+#[tokio::test(flavor = "multi_thread")]
+async fn simultaneous_first_starts_all_serve() -> Result<()> {
+    let rig = Rig::get();
+    let which = Containerd::V1_7;
+    let images: Vec<String> = (0..4)
+        .map(|i| {
+            let image = push_app(
+                rig,
+                &sample_app("hello"),
+                &format!("e2e/{}:v{i}", rig.unique_id("together")),
+            )?;
+            pull(rig, which, &image);
+            Ok(image)
+        })
+        .collect::<Result<_>>()?;
+    let mut tasks: Vec<Task> = images
+        .iter()
+        .map(|image| Task::start(rig, which, image, &[]))
+        .collect::<Result<_>>()?;
+    for task in &mut tasks {
+        task.wait_ready(rig, START_LIMIT)?;
+        let reply = get(task.addr, "/").await?;
+        assert_eq!(
+            (reply.status, reply.text().as_str()),
+            (200, "Hello, Spin!\n")
+        );
+    }
+    Ok(())
+}

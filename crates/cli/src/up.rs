@@ -2,7 +2,6 @@
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context as _, Result};
@@ -10,10 +9,7 @@ use clap::Args;
 use indexmap::IndexMap;
 use spinshim_app::runtime_config::RuntimeConfig;
 use spinshim_app::variables::{parse_variable_arg, Providers};
-use spinshim_runtime::{
-    build_engine, compile_from_source, EngineOptions, EpochTicker, HttpTrigger, HttpTriggerOptions,
-    PrepareOptions, PreparedApp,
-};
+use spinshim_runtime::{compile_from_source, HttpApp, HttpTriggerOptions, PrepareOptions};
 
 /// Where `up` listens unless told otherwise (Spin's default).
 const DEFAULT_LISTEN: &str = "127.0.0.1:3000";
@@ -68,14 +64,8 @@ async fn serve(args: UpArgs) -> Result<()> {
         .collect::<Result<_, _>>()?;
     let providers = Providers::from_process(static_values).with_dotenv(Path::new(".env"))?;
 
-    let engine = build_engine(&EngineOptions {
-        max_instance_memory: runtime_config.max_instance_memory,
-        ..Default::default()
-    })?;
-    let _ticker = EpochTicker::start(engine.engine());
-    let prepared = PreparedApp::prepare(
+    let app = HttpApp::start(
         locked,
-        engine,
         &PrepareOptions {
             providers: &providers,
             runtime_providers: &runtime_config.variables_providers,
@@ -83,21 +73,17 @@ async fn serve(args: UpArgs) -> Result<()> {
             loader: &compile_from_source,
             staging_root: None,
         },
-    )?;
-    let trigger = Arc::new(HttpTrigger::new(
-        &prepared,
         &HttpTriggerOptions {
             request_timeout: args.request_timeout.map(Duration::from_secs_f64),
         },
-    )?);
+    )?;
 
     let listener = spinshim_runtime::trigger::http::bind(args.listen)?;
-    print!("{}", trigger.route_listing(listener.local_addr()?));
-    trigger
-        .serve(
-            listener,
-            spinshim_runtime::signals::shutdown_requested(),
-            Duration::from_secs_f64(args.shutdown_timeout),
-        )
-        .await
+    print!("{}", app.route_listing(listener.local_addr()?));
+    app.serve(
+        listener,
+        spinshim_runtime::signals::shutdown_requested(),
+        Duration::from_secs_f64(args.shutdown_timeout),
+    )
+    .await
 }

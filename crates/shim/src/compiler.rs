@@ -7,7 +7,8 @@
 //! that code back with `precompiled` set and skip compilation. The cache
 //! key covers everything that makes native code loadable: wasmtime's
 //! compatibility hash (its version, target and code-shaping settings) and
-//! this shim's version.
+//! this shim's version. Shims on a node precompile one at a time (see
+//! [`crate::precompile_lock`]).
 
 use std::hash::Hash;
 
@@ -17,6 +18,8 @@ use containerd_shim_wasm::shim::Compiler;
 use spinshim_oci::media_types;
 use spinshim_runtime::{build_engine, EngineOptions};
 use wasmtime::Engine;
+
+use crate::precompile_lock::PrecompileTurn;
 
 /// Compiles component layers with an engine configured exactly like the
 /// one that later runs them (see [`compile_engine`]).
@@ -65,7 +68,8 @@ impl Compiler for SpinCompiler {
                 (entry, layer.config.digest().to_string(), bytes)
             })
             .collect();
-        tokio::task::spawn_blocking(move || {
+        let turn = PrecompileTurn::take().await;
+        let results: Vec<Option<Vec<u8>>> = tokio::task::spawn_blocking(move || {
             inputs
                 .into_iter()
                 .map(|(entry, digest, bytes)| match entry {
@@ -76,7 +80,9 @@ impl Compiler for SpinCompiler {
                 .collect()
         })
         .await
-        .context("precompiling layers")
+        .context("precompiling layers")?;
+        turn.release_after_store(results.iter().flatten().map(Vec::len).sum());
+        Ok(results)
     }
 }
 

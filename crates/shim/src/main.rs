@@ -9,9 +9,11 @@
 //!   `/spin.toml`, served by the spinshim runtime until SIGTERM.
 //! - [`compiler`]: ahead-of-time compilation of component layers.
 //! - [`container_env`]: the `SPIN_*` settings from the container's env.
+//! - [`precompile_lock`]: first starts on a node take turns (a runwasi race).
 
 mod compiler;
 mod container_env;
+mod precompile_lock;
 mod sandbox;
 
 use containerd_shim_wasm::shim::{version, Cli, Config, Shim, Version};

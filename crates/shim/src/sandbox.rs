@@ -6,7 +6,6 @@
 //! log holds; runwasi's log only records an exit code.
 
 use std::path::Path;
-use std::sync::Arc;
 
 use anyhow::{bail, Context as _, Result};
 use containerd_shim_wasm::sandbox::context::{RuntimeContext, Source, WasmLayer};
@@ -17,10 +16,7 @@ use spinshim_oci::{Layer, OciApp};
 use spinshim_runtime::prepare::ComponentLoader;
 use spinshim_runtime::signals::shutdown_requested;
 use spinshim_runtime::trigger::http::bind;
-use spinshim_runtime::{
-    build_engine, compile_from_source, EngineOptions, EpochTicker, HttpTrigger, HttpTriggerOptions,
-    PrepareOptions, PreparedApp,
-};
+use spinshim_runtime::{compile_from_source, HttpApp, HttpTriggerOptions, PrepareOptions};
 use wasmtime::component::Component;
 use wasmtime::{Engine, Precompiled};
 
@@ -76,7 +72,11 @@ async fn run(ctx: &impl RuntimeContext, env: &ContainerEnv) -> Result<()> {
         }
         Source::File(_) => {
             if !Path::new(MANIFEST_PATH).is_file() {
-                bail!("the image has no Spin app: no Spin OCI layers and no {MANIFEST_PATH}");
+                bail!(
+                    "the container has no Spin app: runwasi handed over no Spin OCI layers and \
+                     there is no {MANIFEST_PATH} (if the image is a Spin artifact, its layers \
+                     could not be read from containerd: see containerd's log)"
+                );
             }
             let locked = spinshim_app::load_app(Path::new(MANIFEST_PATH))?;
             let loader = compile_from_source;
@@ -168,14 +168,8 @@ async fn serve(
     let max_instance_memory = settings
         .max_instance_memory
         .or(runtime_config.max_instance_memory);
-    let engine = build_engine(&EngineOptions {
-        max_instance_memory,
-        ..Default::default()
-    })?;
-    let _ticker = EpochTicker::start(engine.engine());
-    let prepared = PreparedApp::prepare(
+    let app = HttpApp::start(
         locked,
-        engine,
         &PrepareOptions {
             providers: &providers,
             runtime_providers: &runtime_config.variables_providers,
@@ -183,15 +177,14 @@ async fn serve(
             loader,
             staging_root: Some(state_dir),
         },
+        &HttpTriggerOptions::default(),
     )?;
-    let trigger = Arc::new(HttpTrigger::new(&prepared, &HttpTriggerOptions::default())?);
     let listener = bind(settings.listen)?;
-    print!("{}", trigger.route_listing(listener.local_addr()?));
+    print!("{}", app.route_listing(listener.local_addr()?));
     if let Some(app_id) = &settings.app_id {
         tracing::info!("app id {app_id}");
     }
-    trigger
-        .serve(listener, shutdown_requested(), settings.shutdown_timeout)
+    app.serve(listener, shutdown_requested(), settings.shutdown_timeout)
         .await
 }
 
