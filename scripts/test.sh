@@ -71,6 +71,7 @@ on_exit() {
     "$HERE/rig.sh" down "$rig_dir" || say "warning: rig down failed; run scripts/rig.sh down $rig_dir"
     TIMINGS+=("rig-down $(since "$t")")
     summary
+    [ -n "${SUITE_SUMMARY:-}" ] && echo "$SUITE_SUMMARY"
     exit "$rc"
 }
 trap on_exit EXIT
@@ -81,7 +82,13 @@ export SPINSHIM_RIG_ENV=$env_file
 say "== cargo test (SPINSHIM_RIG_ENV=$env_file)"
 t=$(now_ms)
 rc=0
+test_log=$(mktemp)
 # --no-fail-fast: one failing test binary does not hide the others.
-"$CARGO" test --release --workspace --no-fail-fast "$@" || rc=$?
+"$CARGO" test --release --workspace --no-fail-fast "$@" 2>&1 | tee "$test_log" || rc=${PIPESTATUS[0]}
 TIMINGS+=("tests $(since "$t")")
+# One closing line for the whole suite, summed over every test binary,
+# printed last (after the rig is down) by on_exit.
+SUITE_SUMMARY=$(awk '/^test result:/ { for (i = 1; i <= NF; i++) { if ($i ~ /^passed;?$/) p += $(i-1); if ($i ~ /^failed;?$/) f += $(i-1) } }
+     END { printf "summary: %d passed, %d failed\n", p, f }' "$test_log")
+rm -f "$test_log"
 exit "$rc"
