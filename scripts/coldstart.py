@@ -80,14 +80,15 @@ def forget_precompiled(ctr, digest):
     manifest = json.loads(ctr("content", "get", digest))
     digests = {digest} | {layer["digest"] for layer in manifest["layers"]}
     for line in ctr("content", "ls").splitlines():
-        if line.split(" ", 1)[0] not in digests:
+        fields = line.split()
+        if not fields or fields[0] not in digests:
             continue
-        for label in line.split()[-1].split(","):
+        for label in fields[-1].split(","):
             key = label.split("=", 1)[0]
             if key.startswith("runwasi.io/precompiled/") or key.startswith(
                 "containerd.io/gc.ref.content.precompile."
             ):
-                ctr("content", "label", digest, f"{key}=")
+                ctr("content", "label", fields[0], f"{key}=")
 
 
 def run_once(ctr, image, name):
