@@ -6,6 +6,8 @@
 
 use std::net::SocketAddr;
 
+use anyhow::{Context as _, Result};
+use http::{HeaderMap, HeaderName, HeaderValue};
 use spinshim_app::routes::RouteMatch;
 
 /// The full URL the client asked for.
@@ -68,6 +70,20 @@ pub fn spin_headers<T>(
         headers.push((capture_header_name(name), value.to_string()));
     }
     headers
+}
+
+/// Sets `spin_headers` on a request's `headers`, replacing any a client sent
+/// under the same names (so a client cannot spoof them).
+pub fn set_spin_headers(
+    headers: &mut HeaderMap,
+    spin_headers: Vec<(String, String)>,
+) -> Result<()> {
+    for (name, value) in spin_headers {
+        let value = HeaderValue::from_str(&value)
+            .with_context(|| format!("header {name} cannot carry {value:?}"))?;
+        headers.insert(HeaderName::try_from(name)?, value);
+    }
+    Ok(())
 }
 
 /// `:path_segment` becomes `spin-path-match-path-segment`.

@@ -12,7 +12,7 @@ pub mod headers;
 mod legacy;
 mod server;
 pub use server::bind;
-mod wasi_http;
+pub mod wasi_http;
 pub mod well_known;
 
 use std::net::SocketAddr;
@@ -21,7 +21,7 @@ use std::time::Duration;
 
 use anyhow::{Context as _, Result};
 use bytes::Bytes;
-use http::{HeaderName, HeaderValue, Request, Response, StatusCode};
+use http::{Request, Response, StatusCode};
 use http_body_util::BodyExt as _;
 use hyper::body::Incoming;
 use spinshim_app::http::{HttpRoute, HttpTriggerConfig, StaticResponse};
@@ -245,18 +245,6 @@ fn request_host(req: &Request<Incoming>) -> Option<String> {
         .map(str::to_string)
 }
 
-fn set_spin_headers(
-    headers: &mut http::HeaderMap,
-    spin_headers: Vec<(String, String)>,
-) -> Result<()> {
-    for (name, value) in spin_headers {
-        let value = HeaderValue::from_str(&value)
-            .with_context(|| format!("header {name} cannot carry {value:?}"))?;
-        headers.insert(HeaderName::try_from(name)?, value);
-    }
-    Ok(())
-}
-
 async fn run_wasi_http(
     executor: &WasiHttpExecutor,
     req: Request<Incoming>,
@@ -268,7 +256,7 @@ async fn run_wasi_http(
     parts.uri = format!("http://{host}{path_and_query}")
         .parse()
         .with_context(|| format!("request URI for host {host:?}"))?;
-    set_spin_headers(&mut parts.headers, spin_headers)?;
+    headers::set_spin_headers(&mut parts.headers, spin_headers)?;
     let body = body.map_err(wasmtime_wasi_http::Error::from).boxed_unsync();
     Ok(executor
         .handle((), Request::from_parts(parts, body))

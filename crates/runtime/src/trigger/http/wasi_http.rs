@@ -86,6 +86,12 @@ pub fn executor(
 }
 
 /// The [`HandlerState`] of one component.
+///
+/// Its [`HandlerState::instantiate`] is exactly what serving a `wasi:http@0.2`
+/// request costs beyond running the guest: a fresh [`Store`] from the
+/// component's [`ComponentInstancer`] and an instance from its pre-linked
+/// `InstancePre` (reach it through [`ProxyHandler::state`]; the
+/// `instantiate` benchmark does).
 pub struct ComponentHandler {
     instancer: Arc<ComponentInstancer>,
     pre: ProxyPre<InstanceState>,
