@@ -129,61 +129,6 @@ impl RoutePattern {
             .or_else(|| trimmed.strip_suffix('*'))
             .map_or(trimmed, |r| r.strip_suffix('/').unwrap_or(r))
     }
-
-    /// Matches a path; returns captures, the path info and the precedence key.
-    fn matches(&self, path: &str) -> Option<Matched> {
-        let trailing_slash = path.ends_with('/');
-        let path = path.strip_prefix('/').unwrap_or(path);
-        let trimmed = path.strip_suffix('/').unwrap_or(path);
-        let parts: Vec<&str> = if trimmed.is_empty() {
-            Vec::new()
-        } else {
-            trimmed.split('/').collect()
-        };
-        if parts.len() < self.segments.len()
-            || (!self.wildcard && parts.len() != self.segments.len())
-        {
-            return None;
-        }
-        let mut captures = Vec::new();
-        let mut rank = Vec::with_capacity(self.segments.len() + 1);
-        for (segment, part) in self.segments.iter().zip(&parts) {
-            match segment {
-                Segment::Literal(l) if l == part => rank.push(0),
-                Segment::Param(name) if !part.is_empty() => {
-                    captures.push((name.clone(), (*part).to_owned()));
-                    rank.push(1);
-                }
-                _ => return None,
-            }
-        }
-        let path_info = if self.wildcard {
-            rank.push(3);
-            let rest = parts[self.segments.len()..].join("/");
-            match (rest.is_empty(), trailing_slash) {
-                (true, false) => String::new(),
-                (true, true) => "/".to_owned(),
-                (false, false) => format!("/{rest}"),
-                (false, true) => format!("/{rest}/"),
-            }
-        } else {
-            rank.push(2);
-            String::new()
-        };
-        Some(Matched {
-            captures,
-            path_info,
-            rank,
-        })
-    }
-}
-
-/// A successful match of one pattern.
-struct Matched {
-    captures: Vec<(String, String)>,
-    path_info: String,
-    /// Per segment: 0 literal, 1 param, 2 end of exact route, 3 wildcard; lower wins.
-    rank: Vec<u8>,
 }
 
 /// A raw route that appeared more than once; the entry at `index` is unreachable.
@@ -198,9 +143,18 @@ pub struct DuplicateRoute {
 }
 
 /// Routes request paths to targets.
+///
+/// The routes are kept in a trie of segments built once. Walking it depth
+/// first, trying at each node a literal next segment, then a `:param`, then
+/// the end of an exact route, then a wildcard, visits routes from the most
+/// specific to the least, so the first route found is the one Spin's
+/// precedence picks; a node remembers only the last route registered for it,
+/// which is the one that wins among equally specific routes.
 #[derive(Debug, Clone)]
 pub struct Router<T> {
     routes: Vec<(RoutePattern, T)>,
+    /// `nodes[0]` is the root.
+    nodes: Vec<Node>,
 }
 
 /// The result of routing a path.
@@ -208,7 +162,7 @@ pub struct Router<T> {
 pub struct RouteMatch<'a, T> {
     pattern: &'a RoutePattern,
     target: &'a T,
-    captures: Vec<(String, String)>,
+    captures: Vec<(&'a str, String)>,
     path_info: String,
 }
 
@@ -233,36 +187,100 @@ impl<T> Router<T> {
             parsed.push((index, pattern, target));
         }
         parsed.sort_by_key(|(index, _, _)| *index);
-        let routes = parsed.into_iter().map(|(_, p, t)| (p, t)).collect();
-        Ok((Router { routes }, duplicates))
+        let routes: Vec<(RoutePattern, T)> = parsed.into_iter().map(|(_, p, t)| (p, t)).collect();
+        let mut nodes = vec![Node::default()];
+        // In registration order, so a later route replaces an earlier one
+        // that ends at the same node.
+        for (position, (pattern, _)) in routes.iter().enumerate() {
+            let mut node = 0;
+            for segment in &pattern.segments {
+                node = match segment {
+                    Segment::Literal(literal) => {
+                        let literals = &nodes[node].literals;
+                        match literals.binary_search_by(|(l, _)| l.as_str().cmp(literal)) {
+                            Ok(i) => literals[i].1,
+                            Err(i) => {
+                                let child = nodes.len();
+                                nodes.push(Node::default());
+                                nodes[node].literals.insert(i, (literal.clone(), child));
+                                child
+                            }
+                        }
+                    }
+                    Segment::Param(_) => match nodes[node].param {
+                        Some(child) => child,
+                        None => {
+                            let child = nodes.len();
+                            nodes.push(Node::default());
+                            nodes[node].param = Some(child);
+                            child
+                        }
+                    },
+                };
+            }
+            if pattern.wildcard {
+                nodes[node].wildcard = Some(position);
+            } else {
+                nodes[node].exact = Some(position);
+            }
+        }
+        Ok((Router { routes, nodes }, duplicates))
     }
 
     /// Routes a path (without query string). Among several matches the most specific
     /// wins; between equally specific ones, the later registered.
     pub fn route(&self, path: &str) -> Option<RouteMatch<'_, T>> {
-        let mut best: Option<(Vec<u8>, RouteMatch<'_, T>)> = None;
-        for (pattern, target) in &self.routes {
-            let Some(Matched {
-                captures,
-                path_info,
-                rank,
-            }) = pattern.matches(path)
-            else {
-                continue;
-            };
-            if best.as_ref().is_none_or(|(b, _)| rank <= *b) {
-                best = Some((
-                    rank,
-                    RouteMatch {
-                        pattern,
-                        target,
-                        captures,
-                        path_info,
-                    },
-                ));
+        let path = SplitPath::new(path);
+        let position = self.find(0, &path.parts, 0)?;
+        let (pattern, target) = &self.routes[position];
+        let captures = pattern
+            .segments
+            .iter()
+            .zip(&path.parts)
+            .filter_map(|(segment, part)| match segment {
+                Segment::Param(name) => Some((name.as_str(), (*part).to_owned())),
+                Segment::Literal(_) => None,
+            })
+            .collect();
+        let path_info = if pattern.wildcard {
+            path.path_info(pattern.segments.len())
+        } else {
+            String::new()
+        };
+        Some(RouteMatch {
+            pattern,
+            target,
+            captures,
+            path_info,
+        })
+    }
+
+    /// The most specific route under `node` for `parts[depth..]`.
+    fn find(&self, node: usize, parts: &[&str], depth: usize) -> Option<usize> {
+        let node = &self.nodes[node];
+        match parts.get(depth) {
+            Some(part) => {
+                if let Ok(i) = node
+                    .literals
+                    .binary_search_by(|(l, _)| l.as_str().cmp(part))
+                {
+                    if let Some(found) = self.find(node.literals[i].1, parts, depth + 1) {
+                        return Some(found);
+                    }
+                }
+                if let Some(child) = node.param.filter(|_| !part.is_empty()) {
+                    if let Some(found) = self.find(child, parts, depth + 1) {
+                        return Some(found);
+                    }
+                }
+            }
+            None => {
+                if node.exact.is_some() {
+                    return node.exact;
+                }
             }
         }
-        best.map(|(_, m)| m)
+        node.wildcard
     }
 
     /// All routes and targets, in registration order (duplicates removed).
@@ -301,8 +319,69 @@ impl<'a, T> RouteMatch<'a, T> {
 
     /// `:name` captures, in route order.
     pub fn named_captures(&self) -> impl Iterator<Item = (&str, &str)> {
-        self.captures.iter().map(|(k, v)| (k.as_str(), v.as_str()))
+        self.captures.iter().map(|(k, v)| (*k, v.as_str()))
     }
+}
+
+/// A request path split into segments once, shared by every route it is
+/// tried against.
+struct SplitPath<'p> {
+    /// The path without its leading `/` and one trailing `/`.
+    trimmed: &'p str,
+    parts: Vec<&'p str>,
+    trailing_slash: bool,
+}
+
+impl<'p> SplitPath<'p> {
+    fn new(path: &'p str) -> Self {
+        let trailing_slash = path.ends_with('/');
+        let path = path.strip_prefix('/').unwrap_or(path);
+        let trimmed = path.strip_suffix('/').unwrap_or(path);
+        let parts = if trimmed.is_empty() {
+            Vec::new()
+        } else {
+            trimmed.split('/').collect()
+        };
+        SplitPath {
+            trimmed,
+            parts,
+            trailing_slash,
+        }
+    }
+
+    /// What a wildcard after the first `consumed` segments matched
+    /// (`spin-path-info`).
+    fn path_info(&self, consumed: usize) -> String {
+        let rest = match self.parts.get(consumed..) {
+            Some(rest) if !rest.is_empty() => {
+                // The parts came from splitting `trimmed` on '/', so the rest
+                // is the tail of `trimmed` after the consumed parts and their
+                // separators.
+                let offset: usize = self.parts[..consumed].iter().map(|p| p.len() + 1).sum();
+                &self.trimmed[offset..]
+            }
+            _ => "",
+        };
+        match (rest.is_empty(), self.trailing_slash) {
+            (true, false) => String::new(),
+            (true, true) => "/".to_owned(),
+            (false, false) => format!("/{rest}"),
+            (false, true) => format!("/{rest}/"),
+        }
+    }
+}
+
+/// One node of the routing trie: the routes whose first segments lead here.
+#[derive(Debug, Clone, Default)]
+struct Node {
+    /// Literal next segments, sorted for binary search.
+    literals: Vec<(String, usize)>,
+    /// The node after a `:param` (whatever its name).
+    param: Option<usize>,
+    /// The route (index into `Router::routes`) that ends exactly here.
+    exact: Option<usize>,
+    /// The route that ends here in a wildcard.
+    wildcard: Option<usize>,
 }
 
 #[cfg(test)]
@@ -441,6 +520,127 @@ mod tests {
                 winner: 2
             }]
         );
+    }
+
+    /// What a route lookup found: raw route, target, captures, path info.
+    type Found<'a> = (&'a str, usize, Vec<(String, String)>, String);
+
+    /// The precedence rule written out plainly: every route that matches gets
+    /// a rank (per segment 0 literal, 1 param, then 2 for the end of an exact
+    /// route or 3 for a wildcard); the lowest rank wins, and the later
+    /// registered among equal ranks.
+    fn route_by_rank<'a>(routes: &'a [(RoutePattern, usize)], path: &str) -> Option<Found<'a>> {
+        let trailing_slash = path.ends_with('/');
+        let path = path.strip_prefix('/').unwrap_or(path);
+        let trimmed = path.strip_suffix('/').unwrap_or(path);
+        let parts: Vec<&str> = if trimmed.is_empty() {
+            Vec::new()
+        } else {
+            trimmed.split('/').collect()
+        };
+        let mut best: Option<(Vec<u8>, Found<'a>)> = None;
+        'routes: for (pattern, target) in routes {
+            if parts.len() < pattern.segments.len()
+                || (!pattern.wildcard && parts.len() != pattern.segments.len())
+            {
+                continue;
+            }
+            let mut captures = Vec::new();
+            let mut rank = Vec::new();
+            for (segment, part) in pattern.segments.iter().zip(&parts) {
+                match segment {
+                    Segment::Literal(l) if l == part => rank.push(0),
+                    Segment::Param(name) if !part.is_empty() => {
+                        captures.push((name.clone(), (*part).to_owned()));
+                        rank.push(1);
+                    }
+                    _ => continue 'routes,
+                }
+            }
+            let path_info = if pattern.wildcard {
+                rank.push(3);
+                let rest = parts[pattern.segments.len()..].join("/");
+                match (rest.is_empty(), trailing_slash) {
+                    (true, false) => String::new(),
+                    (true, true) => "/".to_owned(),
+                    (false, false) => format!("/{rest}"),
+                    (false, true) => format!("/{rest}/"),
+                }
+            } else {
+                rank.push(2);
+                String::new()
+            };
+            if best.as_ref().is_none_or(|(b, _)| rank <= *b) {
+                best = Some((rank, (pattern.raw(), *target, captures, path_info)));
+            }
+        }
+        best.map(|(_, found)| found)
+    }
+
+    /// A small deterministic pseudo-random source (xorshift64).
+    struct Dice(u64);
+
+    impl Dice {
+        fn below(&mut self, n: usize) -> usize {
+            self.0 ^= self.0 << 13;
+            self.0 ^= self.0 >> 7;
+            self.0 ^= self.0 << 17;
+            (self.0 % n as u64) as usize
+        }
+
+        fn pick<'a>(&mut self, from: &[&'a str]) -> &'a str {
+            from[self.below(from.len())]
+        }
+    }
+
+    #[test]
+    fn the_trie_picks_what_ranking_every_matching_route_picks() {
+        let mut dice = Dice(0x9e37_79b9_7f4a_7c15);
+        for round in 0..300 {
+            let mut routes = Vec::new();
+            for _ in 0..1 + dice.below(12) {
+                let mut route = String::from(dice.pick(&["/", "/", "/", ""]));
+                let mut segments = Vec::new();
+                for _ in 0..dice.below(4) {
+                    segments.push(dice.pick(&["a", "a", "b", "c", ":x", ":y", ":z", ""]));
+                }
+                route.push_str(&segments.join("/"));
+                route.push_str(dice.pick(&["", "", "", "/", "/...", "/*"]));
+                if RoutePattern::parse(&route).is_ok() {
+                    routes.push(route);
+                }
+            }
+            let Ok((router, _)) =
+                Router::build(routes.iter().enumerate().map(|(i, r)| (r.clone(), i)))
+            else {
+                continue;
+            };
+            let kept: Vec<(RoutePattern, usize)> =
+                router.routes().map(|(p, t)| (p.clone(), *t)).collect();
+            for _ in 0..40 {
+                let mut path = String::from("/");
+                let parts: Vec<&str> = (0..dice.below(5))
+                    .map(|_| dice.pick(&["a", "a", "b", "c", "d", ""]))
+                    .collect();
+                path.push_str(&parts.join("/"));
+                path.push_str(dice.pick(&["", "", "/"]));
+                let expected = route_by_rank(&kept, &path);
+                let got = router.route(&path).map(|m| {
+                    (
+                        m.raw_route(),
+                        *m.target(),
+                        m.named_captures()
+                            .map(|(k, v)| (k.to_string(), v.to_string()))
+                            .collect::<Vec<_>>(),
+                        m.path_info().to_string(),
+                    )
+                });
+                assert_eq!(
+                    got, expected,
+                    "round {round}: routes {routes:?}, path {path:?}"
+                );
+            }
+        }
     }
 
     #[test]
