@@ -6,10 +6,15 @@
 #   make test      everything CI runs: lint, then unit and integration tests
 #                  against a private registry + containerd 1.7 + containerd 2.x
 #                  (scripts/test.sh; `make test TEST_ARGS="--test rig_smoke"`)
+#   make bench     benchmarks (never part of `make test`): spinshim up vs
+#                  wasmtime serve, the shim through containerd 1.7, start-up,
+#                  memory per pod, criterion; writes docs/PERFORMANCE.md and
+#                  docs/perf/*.png (scripts/bench.sh, ~25 min; needs root)
+#   make bench-quick  the same with fewer and shorter runs (~9 min)
 CARGO ?= cargo
 TEST_ARGS ?=
 
-.PHONY: all deps build images test lint fmt demo up-demo clean
+.PHONY: all deps build images test lint fmt demo up-demo clean bench bench-quick
 
 all: build
 
@@ -34,6 +39,16 @@ test:
 
 demo:
 	scripts/demo.sh
+
+# Benchmarks: scripts/bench.sh installs its tools, builds, measures and
+# writes the report. BENCH_* variables tune it (see the script's header).
+bench:
+	scripts/bench.sh
+
+bench-quick:
+	BENCH_MODE=quick BENCH_REPS=2 BENCH_DURATION=3 BENCH_WARMUP=1 BENCH_COLD_RUNS=5 \
+	BENCH_MEM_REPS=1 BENCH_CRITERION_ARGS="--warm-up-time 1 --measurement-time 2" \
+	scripts/bench.sh
 
 up-demo: images build
 	scripts/up-demo.sh

@@ -1,0 +1,594 @@
+#!/usr/bin/env python3
+"""The measurements of `make bench` (scripts/bench.sh runs this with the rig
+up and the tools installed). Standard library only. Writes every raw
+sample to a results JSON that scripts/bench/report.py turns into
+docs/PERFORMANCE.md and the charts.
+
+  scripts/bench/run.py --rig-env DIR/rig.env --out .bench/results.json \
+      --spinshim target/release/spinshim --wasmtime .bench/tools/bin/wasmtime
+
+Phases, one after the other, nothing else of ours running meanwhile:
+  1. throughput: wrk --latency against every server, all servers running,
+     each (connections, repetition) round visiting the servers in a
+     rotated order (A/B alternation), so drift hits all of them alike;
+  2. process start -> first 200 for `spinshim up` and `wasmtime serve`
+     (alternating), and their idle PSS/RSS after that first request;
+  3. cold start under containerd 1.7: scripts/coldstart.py, warm and first;
+  4. memory: PSS/RSS of every process of idle hello pods, 1, 10, 50 pods.
+
+Every process this script starts is recorded in <work>/pids (one file per
+process) so bench.sh's trap can stop them should this script die.
+"""
+import argparse
+import datetime
+import json
+import os
+import re
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+REPO = os.path.dirname(os.path.dirname(HERE))
+LUA = os.path.join(HERE, "wrk-report.lua")
+COLDSTART = os.path.join(REPO, "scripts", "coldstart.py")
+
+
+def log(msg):
+    print(f"[bench] {msg}", file=sys.stderr, flush=True)
+
+
+def rig_env(path):
+    env = {}
+    with open(path) as f:
+        for line in f:
+            line = line.strip()
+            if line and not line.startswith("#") and "=" in line:
+                key, value = line.split("=", 1)
+                env[key] = value
+    return env
+
+
+# --- ports, HTTP, processes -------------------------------------------------
+
+_taken_ports = set()
+
+
+def free_port():
+    """A free port on 127.0.0.1 (never one handed out before in this run)."""
+    while True:
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        if port not in _taken_ports:
+            _taken_ports.add(port)
+            return port
+
+
+def get_status(port, timeout=1.0):
+    """Status code of GET / on 127.0.0.1:port, or None."""
+    request = b"GET / HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=timeout) as s:
+            s.sendall(request)
+            head = s.recv(64)
+    except OSError:
+        return None
+    m = re.match(rb"HTTP/1\.[01] (\d{3})", head)
+    return int(m.group(1)) if m else None
+
+
+def wait_200(port, limit, alive=None):
+    """Polls GET / every millisecond until it answers 200; returns the
+    perf_counter time it did. alive(): False when the server died."""
+    deadline = time.perf_counter() + limit
+    while time.perf_counter() < deadline:
+        if get_status(port) == 200:
+            return time.perf_counter()
+        if alive is not None and not alive():
+            raise RuntimeError(f"the server for port {port} exited before answering")
+        time.sleep(0.001)
+    raise RuntimeError(f"no HTTP 200 on 127.0.0.1:{port} within {limit}s")
+
+
+def proc_ppids():
+    """{pid: ppid} of every live, non-zombie process."""
+    out = {}
+    for name in os.listdir("/proc"):
+        if not name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{name}/stat") as f:
+                stat = f.read()
+        except OSError:
+            continue
+        fields = stat.rsplit(")", 1)[1].split()
+        if fields[0] != "Z":
+            out[int(name)] = int(fields[1])
+    return out
+
+
+def with_descendants(roots):
+    ppids = proc_ppids()
+    found = {p for p in roots if p in ppids}
+    changed = True
+    while changed:
+        changed = False
+        for pid, ppid in ppids.items():
+            if ppid in found and pid not in found:
+                found.add(pid)
+                changed = True
+    return sorted(found)
+
+
+def mem_of(pid):
+    """(pss_kib, rss_kib) from /proc/PID/smaps_rollup, or None if gone."""
+    try:
+        with open(f"/proc/{pid}/smaps_rollup") as f:
+            text = f.read()
+    except OSError:
+        return None
+    vals = {}
+    for line in text.splitlines():
+        parts = line.split()
+        if len(parts) >= 2 and parts[0] in ("Rss:", "Pss:"):
+            vals[parts[0][:-1]] = int(parts[1])
+    if "Pss" not in vals:
+        return None
+    return vals["Pss"], vals["Rss"]
+
+
+def proc_info(pid):
+    def read(name):
+        try:
+            with open(f"/proc/{pid}/{name}", "rb") as f:
+                return f.read()
+        except OSError:
+            return b""
+    comm = read("comm").decode(errors="replace").strip()
+    cmdline = read("cmdline").replace(b"\0", b" ").decode(errors="replace").strip()
+    try:
+        exe = os.readlink(f"/proc/{pid}/exe")
+    except OSError:
+        exe = ""
+    return comm, cmdline, exe
+
+
+class Work:
+    """Where logs and pid files go."""
+
+    def __init__(self, root):
+        self.root = root
+        self.pids = os.path.join(root, "pids")
+        self.logs = os.path.join(root, "logs")
+        os.makedirs(self.pids, exist_ok=True)
+        os.makedirs(self.logs, exist_ok=True)
+
+    def remember(self, name, pid):
+        with open(os.path.join(self.pids, name), "w") as f:
+            f.write(f"{pid}\n")
+
+    def forget(self, name):
+        try:
+            os.unlink(os.path.join(self.pids, name))
+        except OSError:
+            pass
+
+
+class Ctr:
+    def __init__(self, env):
+        self.base = [env["RIG_CTR"], "--address", env["RIG_CONTAINERD_SOCK"]]
+
+    def __call__(self, *args, check=True, timeout=120):
+        out = subprocess.run(self.base + list(args), capture_output=True, text=True, timeout=timeout)
+        if check and out.returncode != 0:
+            raise RuntimeError(f"ctr {' '.join(args)}: {out.stderr.strip()}")
+        return out.stdout
+
+    def tasks(self):
+        """{id: (pid, status)}"""
+        out = {}
+        for line in self("tasks", "ls", check=False).splitlines()[1:]:
+            f = line.split()
+            if len(f) >= 3:
+                out[f[0]] = (int(f[1]), f[2])
+        return out
+
+
+# --- servers ------------------------------------------------------------------
+
+class ProcServer:
+    """`spinshim up` or `wasmtime serve`, as a child process."""
+
+    def __init__(self, key, argv_for_port, work):
+        self.key = key
+        self.argv_for_port = argv_for_port
+        self.work = work
+        self.proc = None
+        self.port = None
+
+    def start(self):
+        self.port = free_port()
+        logf = open(os.path.join(self.work.logs, f"{self.key}.log"), "ab")
+        argv = self.argv_for_port(self.port)
+        t0 = time.perf_counter()
+        self.proc = subprocess.Popen(argv, stdout=logf, stderr=subprocess.STDOUT,
+                                     stdin=subprocess.DEVNULL, start_new_session=True)
+        logf.close()
+        self.work.remember(self.key, self.proc.pid)
+        return t0
+
+    def alive(self):
+        return self.proc is not None and self.proc.poll() is None
+
+    def root_pids(self):
+        return [self.proc.pid] if self.alive() else []
+
+    def stop(self):
+        if self.proc is None:
+            return
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.work.forget(self.key)
+        self.proc = None
+
+
+class Pod:
+    """A hello container under containerd 1.7 with the spin runtime,
+    host networking, its own port."""
+
+    def __init__(self, ctr, image, cid):
+        self.ctr = ctr
+        self.image = image
+        self.cid = cid
+        self.port = None
+        self.key = cid
+
+    def start(self):
+        self.port = free_port()
+        t0 = time.perf_counter()
+        self.ctr("run", "-d", "--net-host", "--runtime", "io.containerd.spin.v2",
+                 "--env", f"SPIN_HTTP_LISTEN_ADDR=127.0.0.1:{self.port}",
+                 self.image, self.cid, "/")
+        return t0
+
+    def alive(self):
+        t = self.ctr.tasks().get(self.cid)
+        return t is not None and t[1] == "RUNNING"
+
+    def root_pids(self):
+        out = subprocess.run(["pgrep", "-f", f"containerd-shim-spin-v2.*{re.escape(self.cid)}( |$)"],
+                             capture_output=True, text=True)
+        return [int(p) for p in out.stdout.split()]
+
+    def stop(self):
+        stop_pods(self.ctr, [self.cid])
+
+
+def stop_pods(ctr, cids):
+    """SIGKILL every task, wait for them to stop, delete tasks and containers."""
+    tasks = ctr.tasks()
+    for cid in cids:
+        if cid in tasks:
+            ctr("tasks", "kill", "-a", "-s", "SIGKILL", cid, check=False)
+    for _ in range(300):
+        tasks = ctr.tasks()
+        if not any(cid in tasks and tasks[cid][1] != "STOPPED" for cid in cids):
+            break
+        time.sleep(0.05)
+    for cid in cids:
+        if cid in tasks:
+            ctr("tasks", "delete", "-f", cid, check=False)
+        ctr("containers", "delete", cid, check=False)
+
+
+# --- phase 1: throughput --------------------------------------------------------
+
+def wrk(port, conns, duration, out_path):
+    threads = min(2, conns)
+    argv = ["wrk", "-t", str(threads), "-c", str(conns), "-d", f"{duration}s", "--latency",
+            "-s", LUA, f"http://127.0.0.1:{port}/"]
+    p = subprocess.run(argv, capture_output=True, text=True, timeout=duration + 60)
+    with open(out_path, "w") as f:
+        f.write("$ " + " ".join(argv) + "\n" + p.stdout + p.stderr)
+    if p.returncode != 0:
+        raise RuntimeError(f"wrk failed ({p.returncode}): {p.stderr.strip()}")
+    for line in p.stdout.splitlines():
+        if line.startswith("BENCH_JSON "):
+            r = json.loads(line[len("BENCH_JSON "):])
+            r["rps"] = r["requests"] / (r["duration_us"] / 1e6) if r["duration_us"] else 0.0
+            r["threads"] = threads
+            return r
+    raise RuntimeError("wrk printed no BENCH_JSON line (see " + out_path + ")")
+
+
+def phase_throughput(a, servers, work):
+    conns_list = a.conns
+    wrk_dir = os.path.join(work.root, "wrk")
+    os.makedirs(wrk_dir, exist_ok=True)
+    runs = []
+    for s in servers:
+        s.start()
+        wait_200(s.port, 120, s.alive)
+        log(f"{s.key}: serving on 127.0.0.1:{s.port}")
+    try:
+        # Warm-up: compile caches, pooling slots, page cache, connection paths.
+        for s in servers:
+            wrk(s.port, max(conns_list), a.warmup, os.path.join(wrk_dir, f"warmup-{s.key}.txt"))
+        total = len(conns_list) * a.reps * len(servers)
+        n = 0
+        for conns in conns_list:
+            for rep in range(a.reps):
+                k = rep % len(servers)
+                order = servers[k:] + servers[:k]
+                if rep % 2 == 1:
+                    order = list(reversed(order))
+                for s in order:
+                    n += 1
+                    out = os.path.join(wrk_dir, f"{s.key}-c{conns}-r{rep}.txt")
+                    r = wrk(s.port, conns, a.duration, out)
+                    if not s.alive():
+                        raise RuntimeError(f"{s.key} died during wrk (see {work.logs})")
+                    r.update(server=s.key, conns=conns, rep=rep)
+                    runs.append(r)
+                    errs = sum(r["errors"].values())
+                    log(f"[{n}/{total}] {s.key} c={conns} rep={rep + 1}: {r['rps']:.0f} req/s, "
+                        f"p50 {r['latency_us']['percentiles']['50'] / 1000:.2f} ms, "
+                        f"p99 {r['latency_us']['percentiles']['99'] / 1000:.2f} ms"
+                        + (f", {errs} errors" if errs else ""))
+    finally:
+        for s in servers:
+            s.stop()
+    return runs
+
+
+# --- phase 2: process start -> first 200 ----------------------------------------
+
+def phase_procstart(a, servers, work):
+    """servers: ProcServer per key. Alternates the servers each run."""
+    res = {s.key: {"samples_ms": [], "idle_pss_kib": [], "idle_rss_kib": []} for s in servers}
+    # One untimed start each: fills wasmtime's compile cache, warms the page cache.
+    for s in servers:
+        s.start()
+        wait_200(s.port, 120, s.alive)
+        s.stop()
+    for i in range(a.cold_runs):
+        order = servers if i % 2 == 0 else list(reversed(servers))
+        for s in order:
+            t0 = s.start()
+            try:
+                t1 = wait_200(s.port, 120, s.alive)
+                ms = (t1 - t0) * 1000
+                res[s.key]["samples_ms"].append(round(ms, 2))
+                time.sleep(a.idle_settle)
+                m = mem_of(s.proc.pid)
+                if m:
+                    res[s.key]["idle_pss_kib"].append(m[0])
+                    res[s.key]["idle_rss_kib"].append(m[1])
+            finally:
+                s.stop()
+            log(f"process start -> 200, {s.key} run {i + 1}: {ms:.1f} ms")
+    return res
+
+
+# --- phase 3: cold start under containerd ------------------------------------------
+
+def phase_coldstart(a, image):
+    out = {}
+    for mode in ("warm", "first"):
+        argv = [sys.executable, COLDSTART, "--rig-env", a.rig_env, "--image", image,
+                "--runs", str(a.cold_runs), "--mode", mode]
+        log("$ " + " ".join(argv))
+        p = subprocess.run(argv, capture_output=True, text=True, timeout=1800)
+        sys.stderr.write(p.stdout)
+        if p.returncode != 0:
+            raise RuntimeError(f"coldstart.py --mode {mode} failed: {p.stderr.strip()}")
+        data = None
+        for line in p.stdout.splitlines():
+            if line.startswith("{"):
+                data = json.loads(line)
+        if not data:
+            raise RuntimeError(f"coldstart.py --mode {mode} printed no samples")
+        out[mode] = {"samples_ms": data["samples_ms"]}
+    return out
+
+
+# --- phase 4: memory ----------------------------------------------------------------
+
+def pod_processes(ctr, cids, tasks=None):
+    """Every process of the given pods: the shim processes whose command line
+    names the container id, and all their descendants."""
+    tasks = tasks if tasks is not None else ctr.tasks()
+    procs = []
+    seen = set()
+    for cid in cids:
+        out = subprocess.run(["pgrep", "-f", f"containerd-shim-spin-v2.*{re.escape(cid)}( |$)"],
+                             capture_output=True, text=True)
+        roots = [int(p) for p in out.stdout.split()]
+        task_pid = tasks.get(cid, (None, None))[0]
+        pids = with_descendants(roots + ([task_pid] if task_pid else []))
+        ppids = proc_ppids()
+        for pid in pids:
+            if pid in seen:
+                continue
+            seen.add(pid)
+            m = mem_of(pid)
+            if m is None:
+                continue
+            comm, cmdline, exe = proc_info(pid)
+            ppid = ppids.get(pid)
+            if pid == task_pid:
+                role = "container process (task)"
+            elif ppid not in pids:
+                role = "shim"
+            else:
+                role = "shim's child"
+            procs.append({"pod": cid, "pid": pid, "ppid": ppid, "role": role, "comm": comm,
+                          "exe": exe, "cmdline": cmdline[:200], "pss_kib": m[0], "rss_kib": m[1]})
+    return procs
+
+
+def containerd_mem(env):
+    try:
+        with open(os.path.join(env["RIG_DIR"], "containerd1", "containerd.pid")) as f:
+            return mem_of(int(f.read().strip()))
+    except (OSError, ValueError):
+        return None
+
+
+def phase_memory(a, ctr, env, image):
+    reps = []
+    steps = sorted(set(a.pods))
+    pod_ports = {}
+    for rep in range(a.mem_reps):
+        cids = []
+        rep_steps = []
+        prefix = f"bench-mem-{os.getpid()}-r{rep}"
+        try:
+            for target in steps:
+                while len(cids) < target:
+                    pod = Pod(ctr, image, f"{prefix}-{len(cids)}")
+                    pod.start()
+                    cids.append(pod.cid)
+                    pod_ports[pod.cid] = pod.port
+                # Every pod must serve.
+                serving = 0
+                for cid in cids:
+                    try:
+                        wait_200(pod_ports[cid], 60)
+                        serving += 1
+                    except RuntimeError:
+                        pass
+                time.sleep(a.idle_settle)
+                tasks = ctr.tasks()
+                procs = pod_processes(ctr, cids, tasks)
+                cmem = containerd_mem(env)
+                step = {
+                    "pods": target,
+                    "serving": serving,
+                    "running_tasks": sum(1 for c in cids if tasks.get(c, (0, ""))[1] == "RUNNING"),
+                    "processes": len(procs),
+                    "total_pss_kib": sum(p["pss_kib"] for p in procs),
+                    "total_rss_kib": sum(p["rss_kib"] for p in procs),
+                    "containerd_pss_kib": cmem[0] if cmem else None,
+                    "containerd_rss_kib": cmem[1] if cmem else None,
+                }
+                if target == 1:
+                    step["process_list"] = procs
+                rep_steps.append(step)
+                log(f"memory rep {rep + 1}: {target} pods ({serving} serving, {len(procs)} processes): "
+                    f"PSS {step['total_pss_kib'] / 1024:.1f} MiB, RSS {step['total_rss_kib'] / 1024:.1f} MiB")
+        finally:
+            stop_pods(ctr, cids)
+        reps.append({"steps": rep_steps})
+    return {"pods": steps, "reps": reps}
+
+
+# --- main ---------------------------------------------------------------------------
+
+def main():
+    p = argparse.ArgumentParser()
+    p.add_argument("--rig-env", required=True)
+    p.add_argument("--out", required=True)
+    p.add_argument("--work", required=True, help="directory for logs, wrk output, pid files")
+    p.add_argument("--spinshim", required=True)
+    p.add_argument("--wasmtime", required=True)
+    p.add_argument("--wasmtime-cache-config", required=True)
+    p.add_argument("--image", required=True, help="the pulled hello image in containerd 1.7")
+    p.add_argument("--hello-app", default=os.path.join(REPO, "images", "hello"))
+    p.add_argument("--hello-p3-app", default=os.path.join(REPO, "images", "hello-p3"))
+    p.add_argument("--hello-wasm", default=os.path.join(REPO, "images/target/wasm32-wasip2/release/hello.wasm"))
+    p.add_argument("--hello-p3-wasm", default=os.path.join(REPO, "images/target/wasm32-wasip2/release/hello_p3.wasm"))
+    p.add_argument("--reps", type=int, default=5)
+    p.add_argument("--duration", type=int, default=10)
+    p.add_argument("--warmup", type=int, default=2)
+    p.add_argument("--conns", type=lambda s: [int(x) for x in s.split()], default=[1, 10, 50])
+    p.add_argument("--cold-runs", type=int, default=10)
+    p.add_argument("--pods", type=lambda s: [int(x) for x in s.split()], default=[1, 10, 50])
+    p.add_argument("--mem-reps", type=int, default=5)
+    p.add_argument("--idle-settle", type=float, default=1.0, help="seconds idle before reading memory")
+    p.add_argument("--phases", default="throughput procstart coldstart memory")
+    p.add_argument("--meta", help="JSON file with machine/version facts to embed")
+    a = p.parse_args()
+
+    env = rig_env(a.rig_env)
+    work = Work(a.work)
+    ctr = Ctr(env)
+    phases = a.phases.split()
+
+    def up(key, app):
+        return ProcServer(key, lambda port: [a.spinshim, "up", "--from", app, "--listen", f"127.0.0.1:{port}"], work)
+
+    def wasmtime(key, wasm):
+        return ProcServer(key, lambda port: [a.wasmtime, "serve", "-S", "cli=y",
+                                             "-C", f"cache-config={a.wasmtime_cache_config}",
+                                             "--addr", f"127.0.0.1:{port}", wasm], work)
+
+    results = {
+        "schema": 1,
+        "meta": json.load(open(a.meta)) if a.meta else {},
+        "params": {
+            "reps": a.reps, "duration_s": a.duration, "warmup_s": a.warmup, "conns": a.conns,
+            "cold_runs": a.cold_runs, "pods": a.pods, "mem_reps": a.mem_reps,
+            "idle_settle_s": a.idle_settle, "image": a.image,
+            "wrk_threads": "min(2, connections)",
+        },
+        "servers": {
+            "up-hello": {"label": "spinshim up", "app": "hello", "kind": "up"},
+            "wasmtime-hello": {"label": "wasmtime serve", "app": "hello", "kind": "wasmtime"},
+            "shim-hello": {"label": "shim via containerd 1.7", "app": "hello", "kind": "shim"},
+            "up-hello-p3": {"label": "spinshim up", "app": "hello-p3", "kind": "up"},
+            "wasmtime-hello-p3": {"label": "wasmtime serve", "app": "hello-p3", "kind": "wasmtime"},
+        },
+    }
+    results["meta"]["started"] = datetime.datetime.now().astimezone().isoformat(timespec="seconds")
+    results["meta"]["loadavg_start"] = open("/proc/loadavg").read().split()[:3]
+    t_start = time.time()
+
+    def save():
+        results["meta"]["finished"] = datetime.datetime.now().astimezone().isoformat(timespec="seconds")
+        results["meta"]["elapsed_s"] = round(time.time() - t_start, 1)
+        tmp = a.out + ".tmp"
+        with open(tmp, "w") as f:
+            json.dump(results, f, indent=1)
+        os.replace(tmp, a.out)
+
+    if "throughput" in phases:
+        log(f"phase 1: throughput, {a.reps} reps x {a.conns} connections x 5 servers x {a.duration}s")
+        servers = [
+            up("up-hello", a.hello_app),
+            wasmtime("wasmtime-hello", a.hello_wasm),
+            Pod(ctr, a.image, f"bench-tput-{os.getpid()}"),
+            up("up-hello-p3", a.hello_p3_app),
+            wasmtime("wasmtime-hello-p3", a.hello_p3_wasm),
+        ]
+        servers[2].key = "shim-hello"
+        results["throughput"] = phase_throughput(a, servers, work)
+        save()
+    if "procstart" in phases:
+        log(f"phase 2: process start -> first 200, {a.cold_runs} runs each")
+        results["procstart"] = phase_procstart(
+            a, [up("up-hello", a.hello_app), wasmtime("wasmtime-hello", a.hello_wasm)], work)
+        save()
+    if "coldstart" in phases:
+        log(f"phase 3: ctr run -d -> first 200, {a.cold_runs} runs each, warm and first start")
+        results["coldstart"] = phase_coldstart(a, a.image)
+        save()
+    if "memory" in phases:
+        log(f"phase 4: memory of idle pods {a.pods}, {a.mem_reps} reps")
+        results["memory"] = phase_memory(a, ctr, env, a.image)
+        save()
+    save()
+    log(f"results: {a.out} ({time.time() - t_start:.0f}s)")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
