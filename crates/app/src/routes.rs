@@ -112,6 +112,15 @@ impl RoutePattern {
         &self.normalized
     }
 
+    /// The `:name` captures, in route order (the order of
+    /// [`RouteMatch::named_captures`]).
+    pub fn param_names(&self) -> impl Iterator<Item = &str> {
+        self.segments.iter().filter_map(|segment| match segment {
+            Segment::Param(name) => Some(name.as_str()),
+            Segment::Literal(_) => None,
+        })
+    }
+
     /// True for routes ending in `/...` or `/*`.
     pub fn is_wildcard(&self) -> bool {
         self.wildcard
@@ -283,6 +292,23 @@ impl<T> Router<T> {
         node.wildcard
     }
 
+    /// The same routes with each target replaced by `f(pattern, target)`, e.g. to
+    /// keep per-route facts worked out once next to the target.
+    pub fn map_targets<U>(self, mut f: impl FnMut(&RoutePattern, T) -> U) -> Router<U> {
+        let routes = self
+            .routes
+            .into_iter()
+            .map(|(pattern, target)| {
+                let target = f(&pattern, target);
+                (pattern, target)
+            })
+            .collect();
+        Router {
+            routes,
+            nodes: self.nodes,
+        }
+    }
+
     /// All routes and targets, in registration order (duplicates removed).
     pub fn routes(&self) -> impl Iterator<Item = (&RoutePattern, &T)> {
         self.routes.iter().map(|(p, t)| (p, t))
@@ -323,8 +349,7 @@ impl<'a, T> RouteMatch<'a, T> {
     }
 }
 
-/// A request path split into segments once, shared by every route it is
-/// tried against.
+/// A request path split into segments once per lookup.
 struct SplitPath<'p> {
     /// The path without its leading `/` and one trailing `/`.
     trimmed: &'p str,
@@ -501,6 +526,22 @@ mod tests {
             [("path_segment", "path"), ("path_end", "end")]
         );
         assert_eq!(*m.target(), 0);
+    }
+
+    #[test]
+    fn mapped_targets_keep_their_routes_and_capture_names_follow_route_order() {
+        let r = router(&["/...", "/users/:id", "/users/:id/items/:item_id"]);
+        let r =
+            r.map_targets(|pattern, i| (i, pattern.param_names().collect::<Vec<_>>().join(",")));
+        assert_eq!(r.route("/x").unwrap().target(), &(0, String::new()));
+        assert_eq!(
+            r.route("/users/1").unwrap().target(),
+            &(1, "id".to_string())
+        );
+        assert_eq!(
+            r.route("/users/1/items/2").unwrap().target(),
+            &(2, "id,item_id".to_string())
+        );
     }
 
     #[test]

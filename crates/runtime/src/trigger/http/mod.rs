@@ -30,7 +30,7 @@ use wasmtime_wasi_http::WasiBody;
 
 use crate::prepare::PreparedApp;
 use handler_kind::HandlerKind;
-use headers::RequestFacts;
+use headers::{RequestFacts, RouteHeaders};
 use legacy::{LegacyExecutor, LegacyRequest};
 use wasi_http::WasiHttpExecutor;
 pub use well_known::AppInfo;
@@ -56,6 +56,13 @@ enum Target {
     Static(StaticResponse),
 }
 
+/// What the router hands back: the target and the route's part of the
+/// `spin-*` headers, made once.
+struct Route {
+    target: Arc<Target>,
+    headers: RouteHeaders,
+}
+
 enum Executor {
     WasiHttp(WasiHttpExecutor),
     Legacy(LegacyExecutor),
@@ -63,7 +70,7 @@ enum Executor {
 
 /// A ready-to-serve HTTP trigger.
 pub struct HttpTrigger {
-    router: Router<Arc<Target>>,
+    router: Router<Route>,
     routes: Vec<RouteDescription>,
     info: AppInfo,
 }
@@ -112,6 +119,10 @@ impl HttpTrigger {
                 describe(duplicate.winner)
             );
         }
+        let router = router.map_targets(|pattern, target| Route {
+            target,
+            headers: RouteHeaders::new(pattern),
+        });
         Ok(Self {
             router,
             routes: descriptions,
@@ -173,7 +184,8 @@ impl HttpTrigger {
         let Some(matched) = self.router.route(&path) else {
             return body::status_only(StatusCode::NOT_FOUND);
         };
-        let (component_id, executor) = match matched.target().as_ref() {
+        let route = matched.target();
+        let (component_id, executor) = match route.target.as_ref() {
             Target::Static(response) => return static_response(response),
             Target::Component { id, executor } => (id, executor),
         };
@@ -191,12 +203,15 @@ impl HttpTrigger {
             path_and_query: &path_and_query,
             client_addr,
         };
-        let spin_headers = headers::spin_headers(&facts, &matched);
         let result = match executor {
             Executor::WasiHttp(executor) => {
-                run_wasi_http(executor, req, &host, &path_and_query, spin_headers).await
+                let set_spin_headers = |headers: &mut http::HeaderMap| {
+                    headers::set_spin_headers(headers, &facts, &matched, &route.headers)
+                };
+                run_wasi_http(executor, req, &host, &path_and_query, set_spin_headers).await
             }
             Executor::Legacy(executor) => {
+                let spin_headers = headers::spin_headers(&facts, &matched);
                 run_legacy(executor, req, &path_and_query, spin_headers).await
             }
         };
@@ -250,13 +265,13 @@ async fn run_wasi_http(
     req: Request<Incoming>,
     host: &str,
     path_and_query: &str,
-    spin_headers: Vec<(String, String)>,
+    set_spin_headers: impl FnOnce(&mut http::HeaderMap) -> Result<()>,
 ) -> Result<Response<WasiBody>> {
     let (mut parts, body) = req.into_parts();
     parts.uri = format!("http://{host}{path_and_query}")
         .parse()
         .with_context(|| format!("request URI for host {host:?}"))?;
-    headers::set_spin_headers(&mut parts.headers, spin_headers)?;
+    set_spin_headers(&mut parts.headers)?;
     let body = body.map_err(wasmtime_wasi_http::Error::from).boxed_unsync();
     Ok(executor
         .handle((), Request::from_parts(parts, body))
