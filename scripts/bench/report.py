@@ -293,13 +293,13 @@ def charts(d, outdir):
                 st = STYLE.get(key, {})
                 ax.plot(xs, ys, label=label(d, key), color=st.get("color"), ls=st.get("ls", "-"),
                         marker=st.get("marker"), markersize=3.5, linewidth=1.6)
-            ticks = [0, 50, 90, 99, 99.9, 99.99]
+            ticks = [50, 90, 99, 99.9, 99.99]
             ax.set_xticks([-math.log10(1 - t / 100.0) for t in ticks])
-            ax.set_xticklabels([f"p{t:g}" if t else "min" for t in ticks])
+            ax.set_xticklabels([f"p{t:g}" for t in ticks])
             ax.set_yscale("log")
             ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _p: f"{v:g}"))
             ax.set_title(f"{c} connection{'s' if c != 1 else ''}")
-            ax.set_xlabel("percentile")
+            ax.set_xlabel("percentile (curve starts at the minimum)")
             ax.set_ylabel("latency (ms, log scale)")
             ax.grid(True, which="both", alpha=0.3)
         handles, labels = axes[0][0].get_legend_handles_labels()
@@ -344,27 +344,51 @@ def charts(d, outdir):
     # Memory vs pods.
     pods = d.mem_pods()
     if pods:
-        fig, ax = plt.subplots(figsize=(8, 4.8))
+        nreps = len(d.r.get("memory", {}).get("reps", []))
+        fig, (ax, ax2) = plt.subplots(1, 2, figsize=(12, 4.8))
         pss = [mib(d.mem_total(n)) for n in pods]
         rss = [mib(d.mem_total(n, "total_rss_kib")) for n in pods]
-        ax.plot(pods, pss, "o-", color="#1f77b4", label="total PSS of all pod processes")
-        ax.plot(pods, rss, "s:", color="#7f7f7f", label="total RSS (counts shared pages once per process)")
         budget = [T_POD_PSS_MIB + T_FURTHER_POD_MIB * (n - 1) for n in pods]
-        ax.plot(pods, budget, "--", color="#d62728", alpha=0.7,
+        ax.plot(pods, pss, "o-", color="#1f77b4", label="total PSS of all pod processes")
+        ax.plot(pods, budget, "--", color="#d62728", alpha=0.8,
                 label=f"target: {T_POD_PSS_MIB} MiB + {T_FURTHER_POD_MIB} MiB per further pod")
-        for n, v in zip(pods, pss):
+        for i, (n, v) in enumerate(zip(pods, pss)):
             if v is not None:
-                ax.annotate(f"{v:.1f} MiB", (n, v), textcoords="offset points", xytext=(6, -12), fontsize=9)
+                first = i == 0
+                ax.annotate(f"{v:.1f} MiB", (n, v), textcoords="offset points",
+                            xytext=(6, 10) if first else (-6, 10), ha="left" if first else "right",
+                            fontsize=9, color="#1f77b4",
+                            bbox=dict(boxstyle="round,pad=0.2", fc="white", ec="none", alpha=0.85))
         ax.set_xlabel("idle hello pods running at once")
-        ax.set_ylabel("MiB")
+        ax.set_ylabel("total PSS (MiB)")
         ax.set_xticks(pods)
-        ax.set_ylim(bottom=0)
+        ax.set_ylim(0, max([v for v in pss + budget if v is not None]) * 1.2)
         ax.grid(True, alpha=0.3)
-        ax.legend(fontsize=9)
-        ax.set_title(f"memory of idle pods, containerd 1.7 + containerd-shim-spin-v2\n"
-                     f"({d.meta.get('started', '')[:16]}, median of {len(d.r.get('memory', {}).get('reps', []))} runs)",
+        ax.legend(fontsize=9, loc="upper left")
+        ax.set_title("total PSS vs pods")
+        per_pss = [v / n if v is not None else None for v, n in zip(pss, pods)]
+        per_rss = [v / n if v is not None else None for v, n in zip(rss, pods)]
+        ax2.plot(pods, per_pss, "o-", color="#1f77b4", label="PSS per pod")
+        ax2.plot(pods, per_rss, "s:", color="#7f7f7f", label="RSS per pod (shared pages counted in every process)")
+        for n, v in zip(pods, per_pss):
+            if v is not None:
+                ax2.annotate(f"{v:.1f}", (n, v), textcoords="offset points", xytext=(0, 8), ha="center",
+                             fontsize=9, color="#1f77b4")
+        for n, v in zip(pods, per_rss):
+            if v is not None:
+                ax2.annotate(f"{v:.1f}", (n, v), textcoords="offset points", xytext=(0, 8), ha="center",
+                             fontsize=9, color="#555555")
+        ax2.set_xlabel("idle hello pods running at once")
+        ax2.set_ylabel("MiB per pod")
+        ax2.set_xticks(pods)
+        ax2.set_ylim(0, max([v for v in per_pss + per_rss if v is not None]) * 1.25)
+        ax2.grid(True, alpha=0.3)
+        ax2.legend(fontsize=9, loc="upper right")
+        ax2.set_title("per pod")
+        fig.suptitle(f"memory of idle hello pods, containerd 1.7 + containerd-shim-spin-v2 "
+                     f"({d.meta.get('started', '')[:16]}, median of {nreps} run{'s' if nreps != 1 else ''})",
                      fontsize=11)
-        fig.tight_layout()
+        fig.tight_layout(rect=(0, 0, 1, 0.95))
         path = os.path.join(outdir, "memory.png")
         fig.savefig(path, dpi=110)
         plt.close(fig)
@@ -401,6 +425,36 @@ def bench_descriptions():
                 else:
                     cur = None
     return desc
+
+
+def bench_file_summaries():
+    """{file stem: first line of its //! doc} for the bench sources."""
+    out = {}
+    for path in sorted(glob.glob(os.path.join(REPO, "crates", "*", "benches", "*.rs"))):
+        with open(path) as f:
+            first = f.readline()
+        if first.startswith("//!"):
+            out[os.path.splitext(os.path.basename(path))[0]] = first[3:].strip()
+    return out
+
+
+def short_cmdline(cmd):
+    """The command line with its program by name and `-address <socket>` elided."""
+    words = cmd.split()
+    if words:
+        words[0] = os.path.basename(words[0])
+    out = []
+    skip = False
+    for w_ in words:
+        if skip:
+            skip = False
+            continue
+        if w_ in ("-address", "--address"):
+            out.append(w_ + " ...")
+            skip = True
+            continue
+        out.append(w_)
+    return " ".join(out)[:120]
 
 
 def fmt_ns(ns):
@@ -550,8 +604,8 @@ def report(d, notes, chart_rel, notes_rel):
     if one:
         w(f"One idle hello pod ({one['processes']} processes; the repetition with the median total):")
         w("")
-        rows = [(x["role"], x["comm"], f"`{x['cmdline'][:90]}`", f2(mib(x["pss_kib"])), f2(mib(x["rss_kib"])))
-                for x in one["process_list"]]
+        rows = [(x["role"], x["comm"], f"`{short_cmdline(x['cmdline'])}`", f2(mib(x["pss_kib"])),
+                 f2(mib(x["rss_kib"]))) for x in one["process_list"]]
         rows.append(("**total**", "", "", f"**{f2(mib(one['total_pss_kib']))}**", f"**{f2(mib(one['total_rss_kib']))}**"))
         w(table(["role", "comm", "command line", "PSS MiB", "RSS MiB"], rows))
         w("")
@@ -614,8 +668,10 @@ def report(d, notes, chart_rel, notes_rel):
             w(f"`{cr.get('command')}` (crates/runtime/benches); criterion's median and its 95% confidence interval.")
             w("")
         desc = bench_descriptions()
+        files = bench_file_summaries()
         rows = [(f"`{b['id']}`", fmt_ns(b["median_ns"]),
-                 f"{fmt_ns(b['median_ci_ns'][0])} - {fmt_ns(b['median_ci_ns'][1])}", desc.get(b["id"], ""))
+                 f"{fmt_ns(b['median_ci_ns'][0])} - {fmt_ns(b['median_ci_ns'][1])}",
+                 desc.get(b["id"]) or files.get(b["id"].split("/")[0], ""))
                 for b in cr.get("benchmarks", [])]
         if rows:
             w(table(["benchmark", "median", "95% CI", "what"], rows))
