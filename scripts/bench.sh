@@ -89,6 +89,19 @@ flock -n 8 || die "another bench holds $BENCH_DIR/bench.lock"
 # --- cleanup, always --------------------------------------------------------------
 
 RIG_DIR=
+CHILD=
+# Runs a long step in the background and waits for it, so a signal to this
+# script is handled at once (bash runs traps only between commands) and
+# cleanup can stop the step.
+step() {
+    "$@" &
+    CHILD=$!
+    local rc=0
+    wait "$CHILD" || rc=$?
+    CHILD=
+    return "$rc"
+}
+
 # Processes run.py started (it records each in $WORK/pids; it stops them
 # itself unless it was killed): TERM, then KILL. A pid is only signalled
 # while its command line is still ours (a spinshim or wasmtime binary).
@@ -113,6 +126,12 @@ stop_recorded() {
 cleanup() {
     local rc=$?
     trap - EXIT INT TERM
+    if [ -n "$CHILD" ] && alive "$CHILD"; then
+        # run.py stops its servers and pods on SIGTERM; give it a moment.
+        kill -TERM "$CHILD" 2>/dev/null || true
+        for _ in $(seq 1 100); do alive "$CHILD" || break; sleep 0.1; done
+        kill -KILL "$CHILD" 2>/dev/null || true
+    fi
     stop_recorded
     if [ -n "$RIG_DIR" ]; then
         "$HERE/rig.sh" down "$RIG_DIR" || say "warning: scripts/rig.sh down $RIG_DIR failed"
@@ -144,7 +163,7 @@ fi
 if ! wasmtime_ok; then
     t=$(now_ms)
     say "installing wasmtime-cli $WASMTIME_VERSION into $TOOLS (cargo install; takes a while on 2 cores)"
-    "$CARGO" install --root "$TOOLS" wasmtime-cli --version "$WASMTIME_VERSION" --locked \
+    step "$CARGO" install --root "$TOOLS" wasmtime-cli --version "$WASMTIME_VERSION" --locked \
         > "$BENCH_DIR/wasmtime-install.log" 2>&1 \
         || { log_tail "$BENCH_DIR/wasmtime-install.log"; die "cargo install wasmtime-cli failed"; }
     say "wasmtime-cli installed in $(since "$t")"
@@ -164,7 +183,7 @@ EOF
 
 if [ -z "${BENCH_SKIP_BUILD:-}" ]; then
     t=$(now_ms)
-    make --no-print-directory build images CARGO="$CARGO" >&2
+    step make --no-print-directory build images CARGO="$CARGO" >&2
     say "build: $(since "$t")"
 fi
 SPINSHIM=$REPO/target/release/spinshim
@@ -194,7 +213,7 @@ say "pushed and pulled $IMAGE"
 
 # --- 4. measure -------------------------------------------------------------------------
 
-"$PYTHON" "$HERE/bench/run.py" --rig-env "$env_file" --out "$RESULTS" --work "$WORK" \
+step "$PYTHON" "$HERE/bench/run.py" --rig-env "$env_file" --out "$RESULTS" --work "$WORK" \
     --spinshim "$SPINSHIM" --wasmtime "$WASMTIME" \
     --wasmtime-cache-config "$BENCH_DIR/wasmtime-cache.toml" --image "$IMAGE" \
     --reps "$BENCH_REPS" --duration "$BENCH_DURATION" --warmup "$BENCH_WARMUP" \
@@ -225,7 +244,7 @@ else
     t=$(now_ms)
     say "\$ cargo ${args[*]}"
     status=ok
-    "$CARGO" "${args[@]}" > "$BENCH_DIR/criterion.log" 2>&1 || status=failed
+    step "$CARGO" "${args[@]}" > "$BENCH_DIR/criterion.log" 2>&1 || status=failed
     say "criterion: $status in $(since "$t") (log $BENCH_DIR/criterion.log)"
     "$PYTHON" "$HERE/bench/criterion.py" --results "$RESULTS" --status "$status" --since "$since" \
         --criterion-dir "$REPO/target/criterion" --log "$BENCH_DIR/criterion.log" \

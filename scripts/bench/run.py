@@ -494,7 +494,13 @@ def phase_memory(a, ctr, env, image):
 
 # --- main ---------------------------------------------------------------------------
 
+def on_sigterm(_signum, _frame):
+    # Unwind through the finally blocks that stop servers and pods.
+    raise KeyboardInterrupt("SIGTERM")
+
+
 def main():
+    signal.signal(signal.SIGTERM, on_sigterm)
     p = argparse.ArgumentParser()
     p.add_argument("--rig-env", required=True)
     p.add_argument("--out", required=True)
@@ -591,4 +597,8 @@ def main():
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    try:
+        sys.exit(main())
+    except KeyboardInterrupt:
+        log("interrupted: servers and pods stopped")
+        sys.exit(130)
