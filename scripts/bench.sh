@@ -90,6 +90,7 @@ flock -n 8 || die "another bench holds $BENCH_DIR/bench.lock"
 
 RIG_DIR=
 CHILD=
+SPINSHIM=$WORK/bin/spinshim
 # Runs a long step in the background and waits for it, so a signal to this
 # script is handled at once (bash runs traps only between commands) and
 # cleanup can stop the step.
@@ -113,7 +114,7 @@ stop_recorded() {
         pid=$(cat "$f"); rm -f "$f"
         cmd=$(tr '\0' ' ' < "/proc/$pid/cmdline" 2>/dev/null || true)
         case "$cmd" in
-            "$REPO/target/release/spinshim "*|"$WASMTIME "*) ;;
+            "$SPINSHIM "*|"$WASMTIME "*) ;;
             *) continue ;;
         esac
         kill -TERM "$pid" 2>/dev/null || continue
@@ -186,16 +187,20 @@ if [ -z "${BENCH_SKIP_BUILD:-}" ]; then
     step make --no-print-directory build images CARGO="$CARGO" >&2
     say "build: $(since "$t")"
 fi
-SPINSHIM=$REPO/target/release/spinshim
-for f in "$SPINSHIM" "$REPO/target/release/containerd-shim-spin-v2" \
+for f in "$REPO/target/release/spinshim" "$REPO/target/release/containerd-shim-spin-v2" \
     images/target/wasm32-wasip2/release/hello.wasm images/target/wasm32-wasip2/release/hello_p3.wasm; do
     [ -f "$f" ] || die "$f is missing: run make build images (or unset BENCH_SKIP_BUILD)"
 done
 
 # --- 3. rig and image ---------------------------------------------------------------
 
+# The whole run uses copies of the binaries as built now (a later cargo
+# build in this checkout must not change them halfway; the rig copies the
+# shim the same way).
 rm -rf "$WORK"
-mkdir -p "$WORK"
+mkdir -p "$WORK/bin"
+cp "$REPO/target/release/spinshim" "$WORK/bin/spinshim"
+SPINSHIM=$WORK/bin/spinshim
 env_file=$(RIG_CONTAINERD2=0 "$HERE/rig.sh" up | tail -n 1)
 RIG_DIR=$(dirname "$env_file")
 # shellcheck disable=SC1090
@@ -240,14 +245,17 @@ else
     for b in $benches; do args+=(--bench "$b"); done
     # shellcheck disable=SC2206
     args+=(-- --noplot $BENCH_CRITERION_ARGS)
+    # criterion writes its results under CRITERION_HOME: a directory of this
+    # run only, so nothing stale or from someone else's `cargo bench` mixes in.
+    rm -rf "$BENCH_DIR/criterion"
     since=$(date +%s)
     t=$(now_ms)
     say "\$ cargo ${args[*]}"
     status=ok
-    step "$CARGO" "${args[@]}" > "$BENCH_DIR/criterion.log" 2>&1 || status=failed
+    CRITERION_HOME=$BENCH_DIR/criterion step "$CARGO" "${args[@]}" > "$BENCH_DIR/criterion.log" 2>&1 || status=failed
     say "criterion: $status in $(since "$t") (log $BENCH_DIR/criterion.log)"
     "$PYTHON" "$HERE/bench/criterion.py" --results "$RESULTS" --status "$status" --since "$since" \
-        --criterion-dir "$REPO/target/criterion" --log "$BENCH_DIR/criterion.log" \
+        --criterion-dir "$BENCH_DIR/criterion" --log "$BENCH_DIR/criterion.log" \
         --command "cargo ${args[*]}"
 fi
 

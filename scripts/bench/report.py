@@ -487,9 +487,11 @@ def report(d, notes, chart_rel, notes_rel):
           f"`make bench` (full mode) takes 5 repetitions of 10 s.")
         w("")
     la = m.get("loadavg_start")
+    le = m.get("loadavg_end")
     w(f"Machine: {mach.get('nproc')} cores ({mach.get('cpu_model')}), "
       f"{f1(mib(mach.get('mem_total_kib')) / 1024 if mach.get('mem_total_kib') else None)} GiB memory, "
-      f"kernel {mach.get('kernel')}, {mach.get('os')}; load average at start {' '.join(la) if la else 'n/a'}. "
+      f"kernel {mach.get('kernel')}, {mach.get('os')}; load average (1/5/15 min) at the start of the "
+      f"measurements {' '.join(la) if la else 'n/a'}, at the end {' '.join(le) if le else 'n/a'}. "
       f"wrk runs on the same machine as the servers. Bench time: "
       f"{f0(m.get('bench_total_s'))} s in all, {f0(m.get('elapsed_s'))} s of measurements.")
     w("")

@@ -562,6 +562,7 @@ def main():
     def save():
         results["meta"]["finished"] = datetime.datetime.now().astimezone().isoformat(timespec="seconds")
         results["meta"]["elapsed_s"] = round(time.time() - t_start, 1)
+        results["meta"]["loadavg_end"] = open("/proc/loadavg").read().split()[:3]
         tmp = a.out + ".tmp"
         with open(tmp, "w") as f:
             json.dump(results, f, indent=1)
