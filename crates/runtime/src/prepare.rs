@@ -22,6 +22,7 @@ use crate::files::{existing_local_path, prepare_mounts};
 use crate::host;
 use crate::host::outbound_http::OutboundHttp;
 use crate::host::variables::ComponentVariables;
+use crate::stdio::{PrefixedOutput, Target};
 use crate::store::{ComponentInstancer, InstanceState};
 
 /// Trigger types this host runs.
@@ -183,6 +184,8 @@ fn prepare_component(
             .iter()
             .map(|(k, v)| (k.clone(), v.clone()))
             .collect(),
+        stdout: PrefixedOutput::new(id, Target::Stdout),
+        stderr: PrefixedOutput::new(id, Target::Stderr),
         mounts: prepare_mounts(component, staging)?,
         variables: ComponentVariables::new(config),
         outbound_http: OutboundHttp::new(id, variables.allowed_outbound_hosts(component)?),

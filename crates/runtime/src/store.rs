@@ -2,7 +2,7 @@
 //!
 //! A [`ComponentInstancer`] is built once per component at start-up with
 //! everything that does not change between requests (the linked
-//! [`InstancePre`], environment, mounts, variables, outbound rules); per
+//! [`InstancePre`], environment, stdio, mounts, variables, outbound rules); per
 //! request it only assembles a fresh store from those parts.
 
 use std::sync::Arc;
@@ -17,7 +17,7 @@ use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
 use crate::files::Mount;
 use crate::host::outbound_http::OutboundHttp;
 use crate::host::variables::{ComponentVariables, VariablesState};
-use crate::stdio::{PrefixedOutput, Target};
+use crate::stdio::PrefixedOutput;
 
 /// The data of one guest instance's store.
 pub struct InstanceState {
@@ -57,6 +57,9 @@ pub struct ComponentInstancer {
     pub(crate) id: String,
     pub(crate) pre: InstancePre<InstanceState>,
     pub(crate) env: Vec<(String, String)>,
+    /// The guest's stdout and stderr, prefixed with the component id.
+    pub(crate) stdout: PrefixedOutput,
+    pub(crate) stderr: PrefixedOutput,
     pub(crate) mounts: Vec<Mount>,
     pub(crate) variables: Arc<ComponentVariables>,
     pub(crate) outbound_http: OutboundHttp,
@@ -85,8 +88,8 @@ impl ComponentInstancer {
     pub fn new_store(&self) -> Result<Store<InstanceState>> {
         let mut wasi = WasiCtxBuilder::new();
         wasi.envs(&self.env)
-            .stdout(PrefixedOutput::new(&self.id, Target::Stdout))
-            .stderr(PrefixedOutput::new(&self.id, Target::Stderr));
+            .stdout(self.stdout.clone())
+            .stderr(self.stderr.clone());
         for mount in &self.mounts {
             wasi.preopened_dir(&mount.host, &mount.guest, FsPerms::ReadOnly)
                 .map_err(anyhow::Error::from)

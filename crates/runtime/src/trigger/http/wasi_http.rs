@@ -78,6 +78,7 @@ pub fn executor(
         ),
     };
     Ok(ProxyHandler::new(ComponentHandler {
+        component_id: instancer.id().into(),
         instancer,
         pre,
         reuse,
@@ -94,6 +95,8 @@ pub fn executor(
 /// `instantiate` benchmark does).
 pub struct ComponentHandler {
     instancer: Arc<ComponentInstancer>,
+    /// For each instance's error reports, made once.
+    component_id: Arc<str>,
     pre: ProxyPre<InstanceState>,
     reuse: ReusePolicy,
     request_timeout: Option<Duration>,
@@ -117,11 +120,10 @@ impl HandlerState for ComponentHandler {
             expiration: Expiration {
                 idle_timeout: self.reuse.idle_timeout,
                 request_timeout: self.request_timeout,
-                sleep: Box::pin(tokio::time::sleep(Duration::ZERO)),
-                armed_for: None,
+                sleep: None,
             },
             state: Worker {
-                component_id: self.instancer.id().into(),
+                component_id: self.component_id.clone(),
                 reuse: self.reuse,
                 request_timeout: self.request_timeout,
             },
@@ -133,8 +135,10 @@ impl HandlerState for ComponentHandler {
 pub struct Expiration {
     idle_timeout: Duration,
     request_timeout: Option<Duration>,
-    sleep: Pin<Box<tokio::time::Sleep>>,
-    armed_for: Option<Instant>,
+    /// The timer and the deadline it is set for; made the first time a
+    /// deadline applies, which without a request timeout a fresh-instance
+    /// worker never reaches.
+    sleep: Option<(Pin<Box<tokio::time::Sleep>>, Instant)>,
 }
 
 impl WorkerExpiration for Expiration {
@@ -151,11 +155,17 @@ impl WorkerExpiration for Expiration {
         let Some(deadline) = limit.and_then(|limit| start.checked_add(limit)) else {
             return Poll::Pending;
         };
-        if self.armed_for != Some(deadline) {
-            self.armed_for = Some(deadline);
-            self.sleep.as_mut().reset(deadline.into());
+        let (sleep, armed_for) = self.sleep.get_or_insert_with(|| {
+            (
+                Box::pin(tokio::time::sleep_until(deadline.into())),
+                deadline,
+            )
+        });
+        if *armed_for != deadline {
+            *armed_for = deadline;
+            sleep.as_mut().reset(deadline.into());
         }
-        self.sleep.as_mut().poll(cx)
+        sleep.as_mut().poll(cx)
     }
 }
 
