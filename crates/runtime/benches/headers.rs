@@ -12,7 +12,7 @@ use criterion::{criterion_group, criterion_main, BatchSize, Criterion};
 use http::HeaderMap;
 use spinshim_app::routes::Router;
 use spinshim_runtime::trigger::http::headers::{
-    set_spin_headers, spin_headers, RequestFacts, RouteHeaders,
+    set_spin_headers, spin_headers, ClientAddr, RequestFacts, RouteHeaders,
 };
 
 const ROUTE: &str = "/base/:path_segment/:path_end/...";
@@ -42,7 +42,8 @@ fn headers(c: &mut Criterion) {
         scheme: "http",
         host: Some("example.com"),
         path_and_query: PATH_AND_QUERY,
-        client_addr: "127.0.0.1:54321".parse().expect("address"),
+        // Rendered once per connection.
+        client_addr: &ClientAddr::new("127.0.0.1:54321".parse().expect("address")),
     };
     let base = client_headers();
 

@@ -49,7 +49,31 @@ pub struct RequestFacts<'a> {
     /// Path and query as the client sent them.
     pub path_and_query: &'a str,
     /// The client's address.
-    pub client_addr: SocketAddr,
+    pub client_addr: &'a ClientAddr,
+}
+
+/// A client's address with its `spin-client-addr` value, rendered once per
+/// connection rather than on every request it carries.
+#[derive(Debug, Clone)]
+pub struct ClientAddr {
+    text: String,
+    /// `None` if the text cannot be a header value (not for any address
+    /// `SocketAddr` renders, but the request would fail naming it).
+    header: Option<HeaderValue>,
+}
+
+impl ClientAddr {
+    /// Renders `addr`.
+    pub fn new(addr: SocketAddr) -> Self {
+        let text = addr.to_string();
+        let header = HeaderValue::from_str(&text).ok();
+        Self { text, header }
+    }
+
+    /// The address as `spin-client-addr` carries it.
+    pub fn as_str(&self) -> &str {
+        &self.text
+    }
 }
 
 /// The `spin-*` headers for a request that matched `route`, in Spin's order.
@@ -77,7 +101,10 @@ pub fn spin_headers<T>(
             COMPONENT_ROUTE.to_string(),
             route.component_route().to_string(),
         ),
-        (CLIENT_ADDR.to_string(), facts.client_addr.to_string()),
+        (
+            CLIENT_ADDR.to_string(),
+            facts.client_addr.as_str().to_string(),
+        ),
     ];
     for (name, value) in route.named_captures() {
         headers.push((capture_header_name(name), value.to_string()));
@@ -157,8 +184,11 @@ pub fn set_spin_headers<T>(
             route.component_route(),
         )?,
     );
-    let client_addr = facts.client_addr.to_string();
-    headers.insert(CLIENT_ADDR_NAME, header_value(CLIENT_ADDR, &client_addr)?);
+    let client_addr = facts.client_addr;
+    headers.insert(
+        CLIENT_ADDR_NAME,
+        cached_value(&client_addr.header, CLIENT_ADDR, client_addr.as_str())?,
+    );
     for ((capture, value), name) in route.named_captures().zip(&fixed.capture_names) {
         let value = HeaderValue::from_str(value).with_context(|| {
             format!(
@@ -207,7 +237,7 @@ mod tests {
             scheme: "http",
             host: Some("example.com"),
             path_and_query,
-            client_addr: "127.0.0.1:54321".parse().unwrap(),
+            client_addr: &ClientAddr::new("127.0.0.1:54321".parse().unwrap()),
         };
         spin_headers(&facts, &matched)
     }
@@ -279,7 +309,7 @@ mod tests {
             scheme: "http",
             host: None,
             path_and_query: "/a",
-            client_addr: "127.0.0.1:1".parse().unwrap(),
+            client_addr: &ClientAddr::new("127.0.0.1:1".parse().unwrap()),
         };
         let h = spin_headers(&facts, &matched);
         assert_eq!(get(&h, FULL_URL), "http://localhost/a");
@@ -320,7 +350,7 @@ mod tests {
                 scheme: "http",
                 host: Some("example.com"),
                 path_and_query,
-                client_addr: "[::1]:54321".parse().unwrap(),
+                client_addr: &ClientAddr::new("[::1]:54321".parse().unwrap()),
             };
             let mut client = HeaderMap::new();
             client.insert("accept", HeaderValue::from_static("*/*"));

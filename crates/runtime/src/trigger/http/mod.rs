@@ -30,7 +30,7 @@ use wasmtime_wasi_http::WasiBody;
 
 use crate::prepare::PreparedApp;
 use handler_kind::HandlerKind;
-use headers::{RequestFacts, RouteHeaders};
+use headers::{ClientAddr, RequestFacts, RouteHeaders};
 use legacy::{LegacyExecutor, LegacyRequest};
 use wasi_http::WasiHttpExecutor;
 pub use well_known::AppInfo;
@@ -174,7 +174,7 @@ impl HttpTrigger {
     async fn handle(
         &self,
         mut req: Request<Incoming>,
-        client_addr: SocketAddr,
+        client_addr: &ClientAddr,
     ) -> Response<WasiBody> {
         req.headers_mut().remove(http::header::CONNECTION);
         let path = req.uri().path().to_owned();

@@ -12,6 +12,7 @@ use hyper_util::rt::{TokioExecutor, TokioIo};
 use hyper_util::server::conn::auto;
 use hyper_util::server::graceful::GracefulShutdown;
 
+use super::headers::ClientAddr;
 use super::HttpTrigger;
 
 /// Binds the HTTP listener; the error names the address.
@@ -45,9 +46,11 @@ pub(super) async fn serve(
         // Small guest writes should not wait for Nagle's algorithm.
         let _ = stream.set_nodelay(true);
         let trigger = trigger.clone();
+        let client = Arc::new(ClientAddr::new(client_addr));
         let service = service_fn(move |req| {
             let trigger = trigger.clone();
-            async move { Ok::<_, Infallible>(trigger.handle(req, client_addr).await) }
+            let client = client.clone();
+            async move { Ok::<_, Infallible>(trigger.handle(req, &client).await) }
         });
         let connection = builder
             .serve_connection(TokioIo::new(stream), service)
