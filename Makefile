@@ -9,8 +9,8 @@
 #   make bench     benchmarks (never part of `make test`): spinshim up vs
 #                  wasmtime serve, the shim through containerd 1.7, start-up,
 #                  memory per pod, criterion; writes docs/PERFORMANCE.md and
-#                  docs/perf/*.png (scripts/bench.sh, ~25 min; needs root)
-#   make bench-quick  the same with fewer and shorter runs (~9 min)
+#                  docs/perf/*.png (scripts/bench.sh, ~20 min; needs root)
+#   make bench-quick  the same with fewer and shorter runs (~5 min)
 CARGO ?= cargo
 TEST_ARGS ?=
 

@@ -3,8 +3,10 @@
 # `make bench`: spinshim against its peers on this machine, in one run, and
 # docs/PERFORMANCE.md + docs/perf/*.png from the results (issue 4).
 #
-#   scripts/bench.sh            full mode: 5 repetitions, 10 s wrk runs (~25 min)
-#   make bench-quick            quick mode: 2 repetitions, 3 s wrk runs (~9 min)
+#   scripts/bench.sh            full mode: 5 repetitions, 10 s wrk runs (~15 min of
+#                               measurements + ~3 min criterion + the build)
+#   make bench-quick            quick mode: 2 repetitions, 3 s wrk runs (~2 min of
+#                               measurements + ~2 min criterion + the build)
 #
 # What it does:
 #   1. installs its tools when missing: wrk (Debian), matplotlib (pip, for
