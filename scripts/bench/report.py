@@ -428,13 +428,19 @@ def bench_descriptions():
 
 
 def bench_file_summaries():
-    """{file stem: first line of its //! doc} for the bench sources."""
+    """{file stem: first sentence of its //! doc} for the bench sources."""
     out = {}
     for path in sorted(glob.glob(os.path.join(REPO, "crates", "*", "benches", "*.rs"))):
+        para = []
         with open(path) as f:
-            first = f.readline()
-        if first.startswith("//!"):
-            out[os.path.splitext(os.path.basename(path))[0]] = first[3:].strip()
+            for line in f:
+                if not line.startswith("//!") or not line[3:].strip():
+                    break
+                para.append(line[3:].strip())
+        text = " ".join(para)
+        m = re.match(r"(.+?\.)(\s|$)", text)
+        if text:
+            out[os.path.splitext(os.path.basename(path))[0]] = m.group(1) if m else text
     return out
 
 
