@@ -392,6 +392,52 @@ async fn a_request_no_route_matches_gets_404_with_an_empty_body() -> Result<()> 
     Ok(())
 }
 
+/// Spin's guarantee for `wasi:http@0.2`: each request runs in a fresh instance.
+/// Pool slots are reset in place (dirty pages copied back, not unmapped), so
+/// this checks what the guest sees: its statics and its heap start over, also
+/// after a request that trapped, with requests running side by side.
+#[tokio::test(flavor = "multi_thread")]
+async fn every_wasi_http_0_2_request_sees_a_fresh_instance() -> Result<()> {
+    let up = Up::start(&sample_app("routes"), &[], &[])?;
+    let addr = up.addr;
+    let tasks: Vec<_> = (0..8)
+        .map(|task| {
+            tokio::spawn(async move {
+                let mut seen = Vec::new();
+                for i in 0..25 {
+                    if i % 10 == 9 {
+                        let reply = get(addr, "/trap?panic").await?;
+                        anyhow::ensure!(reply.status == 500, "GET /trap?panic: {reply:?}");
+                    }
+                    let target = format!("/fresh/{task}/{i}");
+                    let reply = get(addr, &target).await?;
+                    anyhow::ensure!(reply.status == 200, "GET {target}: {reply:?}");
+                    let body = reply.json();
+                    seen.push((
+                        target,
+                        body["instance_requests"].clone(),
+                        body["instance_history"].clone(),
+                    ));
+                }
+                anyhow::Ok(seen)
+            })
+        })
+        .collect();
+    for task in tasks {
+        for (target, requests, history) in task.await?? {
+            assert_eq!(
+                requests, 1,
+                "GET {target}: the instance served earlier requests"
+            );
+            assert_eq!(
+                history, 1,
+                "GET {target}: the heap kept an earlier request's data"
+            );
+        }
+    }
+    Ok(())
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn a_guest_panic_gives_500_with_an_empty_body_and_is_logged_with_the_component() -> Result<()>
 {

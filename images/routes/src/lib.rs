@@ -7,6 +7,9 @@
 //! * `component` comes from the `COMPONENT` environment variable (set per component in
 //!   spin.toml), so one wasm file can serve several components.
 //! * `path` is the path-with-query of the request as the guest received it.
+//! * `instance_requests` counts the requests this instance has handled, this one included,
+//!   in a static; `instance_history` is how many paths a heap-allocated static list
+//!   holds. A fresh instance per request (with its memory restored) answers 1 and 1.
 //! * `headers` holds every request header whose name starts with `spin-` (lower-cased).
 //!   A header that occurs more than once becomes a JSON array of its values, in order,
 //!   so tests can detect duplicates.
@@ -19,9 +22,15 @@
 //! The raw `IncomingRequest` is used (not `spin_sdk::http::Request`) because the latter
 //! folds headers into a map and would hide duplicates.
 
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Mutex;
+
 use serde_json::{Map, Value};
 use spin_sdk::http::{IncomingRequest, Method, Response};
 use spin_sdk::http_component;
+
+static INSTANCE_REQUESTS: AtomicU64 = AtomicU64::new(0);
+static INSTANCE_HISTORY: Mutex<Vec<String>> = Mutex::new(Vec::new());
 
 fn method_name(m: &Method) -> String {
     m.to_string()
@@ -64,6 +73,12 @@ fn query_params(path_with_query: &str) -> Vec<(&str, &str)> {
 #[http_component]
 fn handle(req: IncomingRequest) -> Response {
     let path_with_query = req.path_with_query().unwrap_or_default();
+    let instance_requests = INSTANCE_REQUESTS.fetch_add(1, Ordering::Relaxed) + 1;
+    let instance_history = {
+        let mut history = INSTANCE_HISTORY.lock().unwrap();
+        history.push(path_with_query.clone());
+        history.len()
+    };
     for (key, value) in query_params(&path_with_query) {
         match key {
             "panic" => panic!("requested panic"),
@@ -84,6 +99,8 @@ fn handle(req: IncomingRequest) -> Response {
         "path".into(),
         Value::String(path_with_query),
     );
+    body.insert("instance_requests".into(), instance_requests.into());
+    body.insert("instance_history".into(), instance_history.into());
     body.insert("headers".into(), Value::Object(spin_headers(&req)));
 
     let mut json = serde_json::to_string(&Value::Object(body)).expect("serialise json");
