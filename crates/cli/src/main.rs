@@ -10,6 +10,8 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+spinshim_runtime::global_allocator!();
+
 /// Run Spin applications on the spinshim host.
 #[derive(Parser)]
 #[command(name = "spinshim", version, about, long_about = None)]

@@ -8,7 +8,9 @@
 //! - [`http_app`]: all of the above put together, ready to serve.
 //! - [`files`], [`stdio`]: the guest's filesystem and output.
 //! - [`signals`]: when a host process should stop.
+//! - [`allocator`]: the binaries' memory allocator and its settings.
 
+pub mod allocator;
 pub mod engine;
 pub mod files;
 pub mod host;

@@ -18,6 +18,8 @@ mod sandbox;
 
 use containerd_shim_wasm::shim::{version, Cli, Config, Shim, Version};
 
+spinshim_runtime::global_allocator!();
+
 /// The Spin runtime for runwasi.
 struct SpinShim;
 
