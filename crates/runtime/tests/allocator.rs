@@ -10,5 +10,7 @@ fn jemalloc_runs_with_the_built_in_configuration() {
     let narenas: u32 = unsafe { raw::read(b"opt.narenas\0") }.expect("opt.narenas");
     let dirty: isize = unsafe { raw::read(b"opt.dirty_decay_ms\0") }.expect("opt.dirty_decay_ms");
     let muzzy: isize = unsafe { raw::read(b"opt.muzzy_decay_ms\0") }.expect("opt.muzzy_decay_ms");
-    assert_eq!((narenas, dirty, muzzy), (2, 1000, 0));
+    let background: bool =
+        unsafe { raw::read(b"opt.background_thread\0") }.expect("opt.background_thread");
+    assert_eq!((narenas, dirty, muzzy, background), (2, 1000, 0, true));
 }

@@ -10,7 +10,7 @@
 //! this shim's version. Shims on a node precompile one at a time (see
 //! [`crate::precompile_lock`]).
 
-use std::hash::Hash;
+use std::hash::{Hash, Hasher as _};
 
 use anyhow::{Context as _, Result};
 use containerd_shim_wasm::sandbox::context::WasmLayer;
@@ -23,15 +23,23 @@ use crate::precompile_lock::PrecompileTurn;
 
 /// Compiles component layers with an engine configured exactly like the
 /// one that later runs them (see [`compile_engine`]).
+///
+/// runwasi keeps the compiler for the shim's lifetime but needs only its
+/// cache key on a warm start, so the compile engine (Cranelift's state,
+/// about 2 MiB per shim) exists only while a first start compiles.
 pub struct SpinCompiler {
-    engine: Engine,
+    compatibility_hash: u64,
 }
 
 impl SpinCompiler {
     /// A compiler with the runtime's engine settings.
     pub fn new() -> Result<Self> {
+        let mut hasher = std::hash::DefaultHasher::new();
+        compile_engine()?
+            .precompile_compatibility_hash()
+            .hash(&mut hasher);
         Ok(Self {
-            engine: compile_engine()?,
+            compatibility_hash: hasher.finish(),
         })
     }
 }
@@ -49,14 +57,11 @@ pub fn compile_engine() -> Result<Engine> {
 
 impl Compiler for SpinCompiler {
     fn cache_key(&self) -> impl Hash {
-        (
-            self.engine.precompile_compatibility_hash(),
-            env!("CARGO_PKG_VERSION"),
-        )
+        (self.compatibility_hash, env!("CARGO_PKG_VERSION"))
     }
 
     async fn compile(&self, layers: &[WasmLayer]) -> Result<Vec<Option<Vec<u8>>>> {
-        let engine = self.engine.clone();
+        let engine = compile_engine()?;
         let inputs: Vec<(CacheEntry, String, Vec<u8>)> = layers
             .iter()
             .map(|layer| {
