@@ -13,6 +13,8 @@ import platform
 import subprocess
 import sys
 
+from run import rig_env  # the rig.env reader run.py uses
+
 
 def run(*argv, cwd=None):
     try:
@@ -54,17 +56,6 @@ def os_name():
     except OSError:
         pass
     return platform.system()
-
-
-def rig_env(path):
-    env = {}
-    with open(path) as f:
-        for line in f:
-            line = line.strip()
-            if line and not line.startswith("#") and "=" in line:
-                k, v = line.split("=", 1)
-                env[k] = v
-    return env
 
 
 def main():
