@@ -332,6 +332,11 @@ impl LockedApp {
         self.metadata.get(VERSION_KEY).and_then(Value::as_str)
     }
 
+    /// `metadata.oci_image_digest`: set when the app was read from an image.
+    pub fn oci_image_digest(&self) -> Option<&str> {
+        self.metadata.get("oci_image_digest").and_then(Value::as_str)
+    }
+
     /// The global table of a trigger type: `metadata.triggers.<type>`, else the legacy
     /// `metadata.trigger` when its `type` matches. Locks read with
     /// [`LockedApp::from_json`] always have the former; in the fallback the returned
@@ -378,6 +383,13 @@ fn check_host_requirements(file: &str, requirements: Option<&mut Value>) -> Resu
             file: file.to_owned(),
             unsupported,
         })
+    }
+}
+
+impl LockedTrigger {
+    /// `trigger_config.component`: the component this trigger runs, if any.
+    pub fn component(&self) -> Option<&str> {
+        self.trigger_config.get("component")?.as_str()
     }
 }
 

@@ -1,37 +1,27 @@
 //! `runtime-config.toml` (spec §8): host settings that are not part of the app.
 //!
-//! This module only reads the file: top-level scalars are typed, variables providers
-//! are typed (they feed [`crate::variables::resolve_app_variables_with`]), and every
-//! other recognised section is kept as a TOML table for the capability that owns it.
-//! Unknown top-level keys are an error naming the key.
+//! This module reads the file: top-level scalars are typed, variables providers are
+//! typed (they feed [`crate::variables::resolve_app_variables_with`]), and every other
+//! top-level key is kept as TOML for the host capability that owns it. A capability
+//! reads its section with [`RuntimeConfig::section`] into its own serde type, so
+//! unknown fields are reported naming the file, the section and the field; the host,
+//! which knows every capability, rejects unknown sections with
+//! [`RuntimeConfig::check_sections`].
 
 use std::path::{Path, PathBuf};
 
 use indexmap::IndexMap;
+use serde::de::DeserializeOwned;
 use serde::Deserialize;
 
 use crate::error::{Error, Problem, Result};
 use crate::variables::DEFAULT_ENV_PREFIX;
 
-/// Sections kept as tables for later capability modules.
-pub const OTHER_SECTIONS: &[&str] = &[
-    "llm_compute",
-    "outbound_networking",
-    "client_tls",
-    "outbound_http",
-    "outbound_redis",
-    "outbound_pg",
-    "outbound_mysql",
-    "outbound_mqtt",
-];
-
-/// Top-level keys parsed here; with [`OTHER_SECTIONS`], every key accepted.
-const PARSED_KEYS: &[&str] = &[
+/// Top-level keys parsed by this module itself.
+pub const PARSED_KEYS: &[&str] = &[
     "state_dir",
     "log_dir",
     "max_instance_memory",
-    "key_value_store",
-    "sqlite_database",
     "variables_provider",
     "config_provider",
 ];
@@ -39,6 +29,8 @@ const PARSED_KEYS: &[&str] = &[
 /// A parsed runtime config.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct RuntimeConfig {
+    /// The file's name in error messages (`""` when there is no file).
+    pub label: String,
     /// The directory of the file, against which key-value `path`s and `client_tls`
     /// files resolve. `None` when parsed from a string.
     pub config_dir: Option<PathBuf>,
@@ -51,12 +43,8 @@ pub struct RuntimeConfig {
     /// `[[variables_provider]]` and `[[config_provider]]` entries, in file order within
     /// each key; when both keys are used, the key written first comes first.
     pub variables_providers: Vec<VariablesProvider>,
-    /// `[key_value_store.<label>]` tables.
-    pub key_value_stores: IndexMap<String, toml::Table>,
-    /// `[sqlite_database.<label>]` tables.
-    pub sqlite_databases: IndexMap<String, toml::Table>,
-    /// The other recognised sections ([`OTHER_SECTIONS`]), by key.
-    pub other_sections: IndexMap<String, toml::Value>,
+    /// Every other top-level key, as written, in file order.
+    pub sections: IndexMap<String, toml::Value>,
 }
 
 /// `state_dir`.
@@ -130,7 +118,10 @@ impl RuntimeConfig {
             toml::Deserializer::parse(text).map_err(|e| Error::from_toml_syntax(label, text, e))?;
         let table: toml::Table = serde_path_to_error::deserialize(de)
             .map_err(|e| Error::from_toml_path(label, Some(text), e))?;
-        let mut config = RuntimeConfig::default();
+        let mut config = RuntimeConfig {
+            label: label.to_owned(),
+            ..RuntimeConfig::default()
+        };
         for (key, value) in table {
             let wrong =
                 |expected| Error::invalid(label, key.clone(), Problem::WrongType { expected });
@@ -153,8 +144,6 @@ impl RuntimeConfig {
                         .ok_or_else(|| wrong("a non-negative integer"))?;
                     config.max_instance_memory = Some(n);
                 }
-                "key_value_store" => config.key_value_stores = labelled_tables(label, &key, value)?,
-                "sqlite_database" => config.sqlite_databases = labelled_tables(label, &key, value)?,
                 "variables_provider" | "config_provider" => {
                     let toml::Value::Array(items) = value else {
                         return Err(wrong("an array of tables ([[...]])"));
@@ -166,57 +155,113 @@ impl RuntimeConfig {
                             .push(parse_provider(label, &field, item)?);
                     }
                 }
-                k if OTHER_SECTIONS.contains(&k) => {
-                    config.other_sections.insert(key, value);
-                }
                 _ => {
-                    return Err(Error::invalid(
-                        label,
-                        "",
-                        Problem::UnknownField {
-                            name: key,
-                            expected: PARSED_KEYS.iter().chain(OTHER_SECTIONS).copied().collect(),
-                        },
-                    ))
+                    config.sections.insert(key, value);
                 }
             }
         }
         Ok(config)
     }
 
-    /// A recognised other section, e.g. `outbound_networking`.
-    pub fn section(&self, key: &str) -> Option<&toml::Value> {
-        self.other_sections.get(key)
+    /// A top-level section as written, e.g. `outbound_networking`.
+    pub fn raw_section(&self, key: &str) -> Option<&toml::Value> {
+        self.sections.get(key)
     }
-}
 
-fn labelled_tables(
-    label: &str,
-    key: &str,
-    value: toml::Value,
-) -> Result<IndexMap<String, toml::Table>> {
-    let toml::Value::Table(tables) = value else {
-        return Err(Error::invalid(
-            label,
-            key,
-            Problem::WrongType {
-                expected: "a table",
-            },
-        ));
-    };
-    tables
-        .into_iter()
-        .map(|(name, value)| match value {
-            toml::Value::Table(t) => Ok((name, t)),
-            _ => Err(Error::invalid(
-                label,
-                format!("{key}.{name}"),
+    /// A section read into its owner's type; `None` when the file lacks it.
+    /// Errors name the file, the section and the field (e.g.
+    /// `rc.toml: key_value_store.cache: unknown field "uri", ...`).
+    pub fn section<T: DeserializeOwned>(&self, key: &str) -> Result<Option<T>> {
+        let Some(value) = self.sections.get(key) else {
+            return Ok(None);
+        };
+        serde_path_to_error::deserialize(value.clone())
+            .map(Some)
+            .map_err(|e| prefix_field(Error::from_toml_path(&self.label, None, e), key))
+    }
+
+    /// A section of labelled tables (`[key_value_store.<label>]`), each read
+    /// into its owner's type; empty when the file lacks it. Errors name the
+    /// file, the section and label, and the field.
+    pub fn labelled_section<T: DeserializeOwned>(&self, key: &str) -> Result<IndexMap<String, T>> {
+        let Some(value) = self.sections.get(key) else {
+            return Ok(IndexMap::new());
+        };
+        let toml::Value::Table(tables) = value else {
+            return Err(Error::invalid(
+                &self.label,
+                key,
                 Problem::WrongType {
                     expected: "a table",
                 },
+            ));
+        };
+        tables
+            .iter()
+            .map(|(label, table)| {
+                let field = format!("{key}.{label}");
+                if !table.is_table() {
+                    return Err(Error::invalid(
+                        &self.label,
+                        field,
+                        Problem::WrongType {
+                            expected: "a table",
+                        },
+                    ));
+                }
+                serde_path_to_error::deserialize(table.clone())
+                    .map(|typed| (label.clone(), typed))
+                    .map_err(|e| prefix_field(Error::from_toml_path(&self.label, None, e), &field))
+            })
+            .collect()
+    }
+
+    /// Fails on the first top-level key that neither this module nor any
+    /// of `known` (the sections the host's capabilities read) accepts.
+    pub fn check_sections(&self, known: &[&'static str]) -> Result<()> {
+        match self.sections.keys().find(|k| !known.contains(&k.as_str())) {
+            None => Ok(()),
+            Some(unknown) => Err(Error::invalid(
+                &self.label,
+                "",
+                Problem::UnknownField {
+                    name: unknown.clone(),
+                    expected: PARSED_KEYS.iter().chain(known).copied().collect(),
+                },
             )),
-        })
-        .collect()
+        }
+    }
+
+    /// Resolves a path written in this file against the file's directory
+    /// (the current directory when there is no file).
+    pub fn resolve_path(&self, path: &Path) -> PathBuf {
+        match &self.config_dir {
+            Some(dir) if path.is_relative() => dir.join(path),
+            _ => path.to_owned(),
+        }
+    }
+}
+
+/// Puts `outer` in front of the field an error names.
+fn prefix_field(error: Error, outer: &str) -> Error {
+    match error {
+        Error::Toml {
+            file,
+            field,
+            location,
+            cause,
+        } => Error::Toml {
+            file,
+            field: if field.is_empty() {
+                outer.to_owned()
+            } else {
+                format!("{outer}.{field}")
+            },
+            location,
+            cause,
+        },
+        other => other,
+    }
 }
 
 fn parse_provider(label: &str, field: &str, item: toml::Value) -> Result<VariablesProvider> {
@@ -249,25 +294,7 @@ fn parse_provider(label: &str, field: &str, item: toml::Value) -> Result<Variabl
         }
     };
     let typed = |e: serde_path_to_error::Error<toml::de::Error>| {
-        let inner = Error::from_toml_path(label, None, e);
-        match inner {
-            Error::Toml {
-                file,
-                field: inner_field,
-                location,
-                cause,
-            } => Error::Toml {
-                file,
-                field: if inner_field.is_empty() {
-                    field.to_owned()
-                } else {
-                    format!("{field}.{inner_field}")
-                },
-                location,
-                cause,
-            },
-            other => other,
-        }
+        prefix_field(Error::from_toml_path(label, None, e), field)
     };
     match kind.as_str() {
         "env" => {
@@ -357,12 +384,15 @@ hosts = ["x:443"]
             matches!(&c.variables_providers[1], VariablesProvider::Other(t) if t["type"].as_str() == Some("vault"))
         );
         assert_eq!(
-            c.key_value_stores.keys().collect::<Vec<_>>(),
-            ["default", "cache"]
+            c.sections.keys().collect::<Vec<_>>(),
+            [
+                "key_value_store",
+                "sqlite_database",
+                "outbound_networking",
+                "client_tls"
+            ]
         );
-        assert_eq!(c.sqlite_databases["default"]["type"].as_str(), Some("spin"));
-        assert!(c.section("outbound_networking").is_some());
-        assert!(c.section("client_tls").unwrap().is_array());
+        assert!(c.raw_section("client_tls").unwrap().is_array());
     }
 
     #[test]
@@ -394,13 +424,8 @@ hosts = ["x:443"]
     #[test]
     fn bad_runtime_configs_are_errors_naming_the_key() {
         let cases = [
-            (
-                "bogus = 1",
-                "rc.toml: unknown field \"bogus\", expected one of \"state_dir\", \"log_dir\", \"max_instance_memory\", \"key_value_store\", \"sqlite_database\", \"variables_provider\", \"config_provider\", \"llm_compute\", \"outbound_networking\", \"client_tls\", \"outbound_http\", \"outbound_redis\", \"outbound_pg\", \"outbound_mysql\", \"outbound_mqtt\"",
-            ),
             ("state_dir = 1", "rc.toml: state_dir: expected a string"),
             ("max_instance_memory = -1", "rc.toml: max_instance_memory: expected a non-negative integer"),
-            ("key_value_store = 1", "rc.toml: key_value_store: expected a table"),
             ("[[variables_provider]]\nprefix = \"x\"", "rc.toml: variables_provider[0]: missing field \"type\""),
             (
                 "[[variables_provider]]\ntype = \"magic\"",
@@ -415,6 +440,45 @@ hosts = ["x:443"]
             let err = RuntimeConfig::from_toml_str(text, "rc.toml").unwrap_err();
             assert_eq!(err.to_string(), message, "{text}");
         }
+    }
+
+    #[test]
+    fn unknown_sections_are_rejected_by_name() {
+        let c = RuntimeConfig::from_toml_str("bogus = 1\n[kv]\n", "rc.toml").unwrap();
+        assert_eq!(
+            c.check_sections(&["kv"]).unwrap_err().to_string(),
+            "rc.toml: unknown field \"bogus\", expected one of \"state_dir\", \"log_dir\", \"max_instance_memory\", \"variables_provider\", \"config_provider\", \"kv\""
+        );
+        assert!(c.check_sections(&["kv", "bogus"]).is_ok());
+    }
+
+    #[test]
+    fn a_section_is_read_into_its_owners_type_naming_section_and_field() {
+        #[derive(Debug, Deserialize, PartialEq)]
+        #[serde(deny_unknown_fields)]
+        struct Store {
+            path: String,
+        }
+        let c = RuntimeConfig::from_toml_str(
+            "[store.a]\npath = \"x\"\n[store.b]\npth = \"y\"\n",
+            "rc.toml",
+        )
+        .unwrap();
+        let err = c.section::<IndexMap<String, Store>>("store").unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "rc.toml: store.b: unknown field \"pth\", expected \"path\""
+        );
+        assert_eq!(c.section::<Store>("absent").unwrap(), None);
+    }
+
+    #[test]
+    fn paths_resolve_against_the_files_directory() {
+        let mut c = RuntimeConfig::default();
+        assert_eq!(c.resolve_path(Path::new("a.db")), Path::new("a.db"));
+        c.config_dir = Some("/etc/app".into());
+        assert_eq!(c.resolve_path(Path::new("a.db")), Path::new("/etc/app/a.db"));
+        assert_eq!(c.resolve_path(Path::new("/b.db")), Path::new("/b.db"));
     }
 
     #[test]

@@ -4,12 +4,14 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use anyhow::{Context as _, Result};
+use anyhow::{bail, Context as _, Result};
 use clap::Args;
 use indexmap::IndexMap;
 use spinshim_app::runtime_config::RuntimeConfig;
 use spinshim_app::variables::{parse_variable_arg, Providers};
-use spinshim_runtime::{compile_from_source, HttpApp, HttpTriggerOptions, PrepareOptions};
+use spinshim_runtime::{
+    App, FromLock, HttpTriggerOptions, StartOptions, StateDirChoice, StateSeed,
+};
 
 /// Where `up` listens unless told otherwise (Spin's default).
 const DEFAULT_LISTEN: &str = "127.0.0.1:3000";
@@ -32,6 +34,18 @@ pub struct UpArgs {
     /// A runtime-config.toml (state dir, variables providers, store definitions).
     #[arg(long, value_name = "FILE", env = "RUNTIME_CONFIG_FILE")]
     runtime_config_file: Option<PathBuf>,
+
+    /// Where key-value stores and SQLite databases live [default: .spin beside the manifest].
+    #[arg(long, value_name = "DIR")]
+    state_dir: Option<PathBuf>,
+
+    /// Set a key in the default key-value store before serving (repeatable).
+    #[arg(long = "key-value", value_name = "KEY=VALUE")]
+    key_values: Vec<String>,
+
+    /// Run a statement, or the statements in @FILE, on the default SQLite database before serving (repeatable).
+    #[arg(long = "sqlite", value_name = "STATEMENT|@FILE")]
+    sqlite_statements: Vec<String>,
 
     /// Answer a request with 500 if its handler runs longer than this many seconds.
     #[arg(long, value_name = "SECONDS")]
@@ -62,28 +76,68 @@ async fn serve(args: UpArgs) -> Result<()> {
         .iter()
         .map(|arg| parse_variable_arg(arg))
         .collect::<Result<_, _>>()?;
-    let providers = Providers::from_process(static_values).with_dotenv(Path::new(".env"))?;
-
-    let app = HttpApp::start(
+    let providers = Providers::from_process(static_values);
+    let state_dir = match &args.state_dir {
+        Some(dir) => StateDirChoice::Explicit(dir.clone()),
+        None => StateDirChoice::Default(app_dir(&args.from).join(".spin")),
+    };
+    let app = App::start(
         locked,
-        &PrepareOptions {
-            providers: &providers,
-            runtime_providers: &runtime_config.variables_providers,
-            max_instance_memory: runtime_config.max_instance_memory,
-            loader: &compile_from_source,
+        StartOptions {
+            code: &FromLock,
+            providers,
+            runtime_config,
+            components_to_retain: None,
+            max_instance_memory: None,
+            state_dir,
             staging_root: None,
+            seed: seed(&args)?,
+            http: HttpTriggerOptions {
+                listen: args.listen,
+                request_timeout: args.request_timeout.map(Duration::from_secs_f64),
+            },
+            shutdown_timeout: Duration::from_secs_f64(args.shutdown_timeout),
         },
-        &HttpTriggerOptions {
-            request_timeout: args.request_timeout.map(Duration::from_secs_f64),
-        },
-    )?;
-
-    let listener = spinshim_runtime::trigger::http::bind(args.listen)?;
-    print!("{}", app.route_listing(listener.local_addr()?));
-    app.serve(
-        listener,
-        spinshim_runtime::signals::shutdown_requested(),
-        Duration::from_secs_f64(args.shutdown_timeout),
     )
-    .await
+    .await?;
+    print!("{}", app.describe());
+    app.run(spinshim_runtime::signals::shutdown_requested())
+        .await
+}
+
+/// The directory the app was loaded from (a lock file's or manifest's
+/// directory, or the directory itself).
+fn app_dir(from: &Path) -> PathBuf {
+    if from.is_dir() {
+        return from.to_owned();
+    }
+    match from.parent() {
+        Some(parent) if !parent.as_os_str().is_empty() => parent.to_owned(),
+        _ => PathBuf::from("."),
+    }
+}
+
+/// `--key-value` pairs and `--sqlite` statements (an `@FILE` is read here).
+fn seed(args: &UpArgs) -> Result<StateSeed> {
+    let key_values = args
+        .key_values
+        .iter()
+        .map(|arg| match arg.split_once('=') {
+            Some((key, value)) => Ok((key.to_string(), value.to_string())),
+            None => bail!("--key-value \"{arg}\": expected KEY=VALUE"),
+        })
+        .collect::<Result<_>>()?;
+    let sqlite_statements = args
+        .sqlite_statements
+        .iter()
+        .map(|arg| match arg.strip_prefix('@') {
+            Some(file) => std::fs::read_to_string(file)
+                .with_context(|| format!("--sqlite @{file}: reading the file")),
+            None => Ok(arg.clone()),
+        })
+        .collect::<Result<_>>()?;
+    Ok(StateSeed {
+        key_values,
+        sqlite_statements,
+    })
 }

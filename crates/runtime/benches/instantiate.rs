@@ -12,7 +12,7 @@
 //!   (instantiate, run the guest, collect the body); no HTTP parsing,
 //!   routing or `spin-*` headers.
 //! - `request/http`: one GET over a keep-alive loopback connection to a
-//!   served [`HttpApp`] (hyper, router, `spin-*` headers, executor), the
+//!   served [`App`] (hyper, router, `spin-*` headers, executor), the
 //!   client's own work included.
 //!
 //! Needs `images/target/wasm32-wasip2/release/hello.wasm`, built by
@@ -29,13 +29,10 @@ use http_body_util::{BodyExt as _, Empty};
 use hyper_util::rt::TokioIo;
 use spinshim_app::variables::Providers;
 use spinshim_app::LockedApp;
-use spinshim_runtime::engine::{build_engine, EngineOptions, EpochTicker};
 use spinshim_runtime::store::ComponentInstancer;
 use spinshim_runtime::trigger::http::handler_kind::HandlerKind;
 use spinshim_runtime::trigger::http::wasi_http;
-use spinshim_runtime::{
-    compile_from_source, HttpApp, HttpTriggerOptions, PrepareOptions, PreparedApp,
-};
+use spinshim_runtime::{App, FromLock, HttpTriggerOptions, StartOptions, StateDirChoice};
 use wasmtime_wasi_http::handler::HandlerState as _;
 
 /// `images/hello/spin.toml`, after checking its component has been built.
@@ -56,14 +53,28 @@ fn hello_app() -> LockedApp {
     spinshim_app::manifest::load_app(&hello_manifest()).expect("loading images/hello")
 }
 
-fn prepare_options(providers: &Providers) -> PrepareOptions<'_> {
-    PrepareOptions {
-        providers,
-        runtime_providers: &[],
-        max_instance_memory: None,
-        loader: &compile_from_source,
-        staging_root: None,
-    }
+/// Starts images/hello on a free loopback port, as `spinshim up` would.
+fn start_hello(runtime: &tokio::runtime::Runtime) -> App {
+    runtime
+        .block_on(App::start(
+            hello_app(),
+            StartOptions {
+                code: &FromLock,
+                providers: Providers::default(),
+                runtime_config: Default::default(),
+                components_to_retain: None,
+                max_instance_memory: None,
+                state_dir: StateDirChoice::None,
+                staging_root: None,
+                seed: Default::default(),
+                http: HttpTriggerOptions {
+                    listen: ([127, 0, 0, 1], 0).into(),
+                    request_timeout: None,
+                },
+                shutdown_timeout: Duration::from_secs(1),
+            },
+        ))
+        .expect("starting images/hello")
 }
 
 fn multi_thread_runtime() -> tokio::runtime::Runtime {
@@ -78,15 +89,11 @@ fn block_on<F: Future>(runtime: &tokio::runtime::Runtime, future: F) -> F::Outpu
 }
 
 fn instantiation(c: &mut Criterion) {
-    let providers = Providers::default();
-    let engine = build_engine(&EngineOptions::default()).expect("engine");
-    let _ticker = EpochTicker::start(engine.engine());
-    let prepared = PreparedApp::prepare(hello_app(), engine, &prepare_options(&providers))
-        .expect("preparing images/hello");
-    let instancer: Arc<ComponentInstancer> = prepared.component("hello").expect("component");
+    let runtime = multi_thread_runtime();
+    let app = start_hello(&runtime);
+    let instancer: Arc<ComponentInstancer> = app.component("hello").expect("component");
     let executor =
         wasi_http::executor(instancer.clone(), HandlerKind::WasiHttpP2, None).expect("executor");
-    let runtime = multi_thread_runtime();
 
     let mut group = c.benchmark_group("instantiate");
     group.bench_function("new_store", |b| {
@@ -132,26 +139,12 @@ fn instantiation(c: &mut Criterion) {
 
 fn http_request(c: &mut Criterion) {
     let server = multi_thread_runtime();
-    let providers = Providers::default();
-    let app = HttpApp::start(
-        hello_app(),
-        &prepare_options(&providers),
-        &HttpTriggerOptions::default(),
-    )
-    .expect("starting images/hello");
-    let listener = {
-        let _guard = server.enter();
-        spinshim_runtime::trigger::http::bind(([127, 0, 0, 1], 0).into()).expect("bind")
-    };
-    let addr = listener.local_addr().expect("address");
+    let app = start_hello(&server);
+    let addr = app.http_addr().expect("address");
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let serving = server.spawn(app.serve(
-        listener,
-        async {
-            let _ = stopped.await;
-        },
-        Duration::from_secs(1),
-    ));
+    let serving = server.spawn(app.run(async {
+        let _ = stopped.await;
+    }));
 
     let client = tokio::runtime::Builder::new_current_thread()
         .enable_all()

@@ -10,19 +10,19 @@
 //! this shim's version. Shims on a node precompile one at a time (see
 //! [`crate::precompile_lock`]).
 
-use std::hash::{Hash, Hasher as _};
+use std::hash::Hash;
 
 use anyhow::{Context as _, Result};
 use containerd_shim_wasm::sandbox::context::WasmLayer;
 use containerd_shim_wasm::shim::Compiler;
 use spinshim_oci::media_types;
-use spinshim_runtime::{build_engine, EngineOptions};
-use wasmtime::Engine;
+use spinshim_runtime::code::is_component_binary;
+use spinshim_runtime::Precompiler;
 
 use crate::precompile_lock::PrecompileTurn;
 
-/// Compiles component layers with an engine configured exactly like the
-/// one that later runs them (see [`compile_engine`]).
+/// Compiles component layers with the runtime's [`Precompiler`], whose
+/// engine is configured exactly like the one that later runs them.
 ///
 /// runwasi keeps the compiler for the shim's lifetime but needs only its
 /// cache key on a warm start, so the compile engine (Cranelift's state,
@@ -34,25 +34,10 @@ pub struct SpinCompiler {
 impl SpinCompiler {
     /// A compiler with the runtime's engine settings.
     pub fn new() -> Result<Self> {
-        let mut hasher = std::hash::DefaultHasher::new();
-        compile_engine()?
-            .precompile_compatibility_hash()
-            .hash(&mut hasher);
         Ok(Self {
-            compatibility_hash: hasher.finish(),
+            compatibility_hash: Precompiler::new()?.compatibility_hash(),
         })
     }
-}
-
-/// The engine used for precompilation. It differs from the serving engine
-/// only in its allocator, which does not shape compiled code; the
-/// `precompiled_code_loads_in_the_serving_engine` test keeps that true.
-pub fn compile_engine() -> Result<Engine> {
-    let engine = build_engine(&EngineOptions {
-        disable_pooling: true,
-        ..Default::default()
-    })?;
-    Ok(engine.engine().clone())
 }
 
 impl Compiler for SpinCompiler {
@@ -61,7 +46,7 @@ impl Compiler for SpinCompiler {
     }
 
     async fn compile(&self, layers: &[WasmLayer]) -> Result<Vec<Option<Vec<u8>>>> {
-        let engine = compile_engine()?;
+        let precompiler = Precompiler::new()?;
         let inputs: Vec<(CacheEntry, String, Vec<u8>)> = layers
             .iter()
             .map(|layer| {
@@ -78,7 +63,7 @@ impl Compiler for SpinCompiler {
             inputs
                 .into_iter()
                 .map(|(entry, digest, bytes)| match entry {
-                    CacheEntry::Compile => precompile(&engine, &digest, &bytes),
+                    CacheEntry::Compile => precompile(&precompiler, &digest, &bytes),
                     CacheEntry::AsIs => Some(bytes),
                     CacheEntry::Skip => None,
                 })
@@ -126,16 +111,10 @@ fn cache_entry(layer: &WasmLayer) -> CacheEntry {
     }
 }
 
-/// A component binary starts with the wasm magic and the component
-/// version/layer fields (`0d 00 01 00`); core modules and native code don't.
-fn is_component_binary(bytes: &[u8]) -> bool {
-    bytes.len() >= 8 && bytes[..4] == *b"\0asm" && bytes[4..8] == [0x0d, 0x00, 0x01, 0x00]
-}
-
 /// Native code for one component, or `None` when it does not compile; the
 /// layer is then compiled at start, where the error reaches the container log.
-fn precompile(engine: &Engine, digest: &str, bytes: &[u8]) -> Option<Vec<u8>> {
-    match engine.precompile_component(bytes) {
+fn precompile(precompiler: &Precompiler, digest: &str, bytes: &[u8]) -> Option<Vec<u8>> {
+    match precompiler.precompile(bytes) {
         Ok(code) => Some(code),
         Err(err) => {
             log::error!("precompiling layer {digest} failed: {err:#}");
@@ -147,31 +126,9 @@ fn precompile(engine: &Engine, digest: &str, bytes: &[u8]) -> Option<Vec<u8>> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use spinshim_runtime::build_engine;
 
     /// The smallest valid component: the header alone.
     const EMPTY_COMPONENT: &[u8] = b"\0asm\x0d\x00\x01\x00";
-
-    #[test]
-    fn precompiled_code_loads_in_the_serving_engine() {
-        let code = compile_engine()
-            .unwrap()
-            .precompile_component(EMPTY_COMPONENT)
-            .unwrap();
-        for options in [
-            EngineOptions::default(),
-            EngineOptions {
-                max_instance_memory: Some(16 << 20),
-                ..Default::default()
-            },
-        ] {
-            let serving = build_engine(&options).unwrap();
-            // SAFETY: `code` was produced just above by our own compile engine.
-            let loaded =
-                unsafe { wasmtime::component::Component::deserialize(serving.engine(), &code) };
-            assert!(loaded.is_ok(), "{options:?}: {:?}", loaded.err());
-        }
-    }
 
     fn layer(media_type: &str, bytes: &[u8], precompiled: bool) -> WasmLayer {
         use oci_spec::image::{Descriptor, MediaType};
@@ -208,13 +165,5 @@ mod tests {
                 "{media_type} {bytes:?} precompiled={precompiled}"
             );
         }
-    }
-
-    #[test]
-    fn only_components_are_recognised() {
-        assert!(is_component_binary(EMPTY_COMPONENT));
-        assert!(!is_component_binary(b"\0asm\x01\x00\x00\x00"));
-        assert!(!is_component_binary(b"\x7fELF\x02\x01\x01\x00"));
-        assert!(!is_component_binary(b"\0asm"));
     }
 }

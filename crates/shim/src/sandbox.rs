@@ -7,18 +7,17 @@
 
 use std::path::Path;
 
-use anyhow::{bail, Context as _, Result};
+use anyhow::{bail, Result};
 use containerd_shim_wasm::sandbox::context::{RuntimeContext, Source, WasmLayer};
 use containerd_shim_wasm::sandbox::Sandbox;
 use spinshim_app::runtime_config::RuntimeConfig;
-use spinshim_app::{retain_components, LockedApp, LockedComponent};
+use spinshim_app::{LockedApp, LockedComponent};
 use spinshim_oci::{Layer, OciApp};
-use spinshim_runtime::prepare::ComponentLoader;
 use spinshim_runtime::signals::shutdown_requested;
-use spinshim_runtime::trigger::http::bind;
-use spinshim_runtime::{compile_from_source, HttpApp, HttpTriggerOptions, PrepareOptions};
-use wasmtime::component::Component;
-use wasmtime::{Engine, Precompiled};
+use spinshim_runtime::{
+    App, CodeSource, ComponentCode, FromLock, HttpTriggerOptions, StartOptions, StateDirChoice,
+    StateSeed,
+};
 
 use crate::container_env::{ContainerEnv, ShimSettings};
 
@@ -26,7 +25,8 @@ use crate::container_env::{ContainerEnv, ShimSettings};
 const MANIFEST_PATH: &str = "/spin.toml";
 /// Read if present, as with the reference shim.
 const RUNTIME_CONFIG_PATH: &str = "/runtime-config.toml";
-/// The app's state directory: staged files, assets from layers.
+/// The app's state directory (unless runtime config names another):
+/// stores, staged files, assets from layers.
 const STATE_DIR: &str = "/.spin";
 
 /// Runs a Spin app as a container's process.
@@ -55,20 +55,19 @@ impl Sandbox for SpinSandbox {
 
 async fn run(ctx: &impl RuntimeContext, env: &ContainerEnv) -> Result<()> {
     let settings = ShimSettings::from_env(env)?;
-    let state_dir = Path::new(STATE_DIR);
-    std::fs::create_dir_all(state_dir)
-        .with_context(|| format!("creating the state directory {STATE_DIR}"))?;
+    let work_dir = Path::new(STATE_DIR);
+    std::fs::create_dir_all(work_dir).map_err(|err| {
+        anyhow::anyhow!("creating the state directory {STATE_DIR}: {err}")
+    })?;
     let runtime_config = load_runtime_config()?;
     match ctx.entrypoint().source {
         Source::Oci(layers) => {
             let described = describe(layers);
             let layers = borrow_layers(layers, &described);
-            let app = OciApp::from_layers(&layers, &state_dir.join("assets"))?;
-            let loader = |engine: &Engine, component: &LockedComponent| {
-                load_layer_component(engine, &app, component)
-            };
+            let app = OciApp::from_layers(&layers, &work_dir.join("assets"))?;
             let locked = app.locked.clone();
-            serve(locked, &loader, &settings, &runtime_config, env, state_dir).await
+            let code = LayerCode(&app);
+            serve(locked, &code, &settings, runtime_config, env).await
         }
         Source::File(_) => {
             if !Path::new(MANIFEST_PATH).is_file() {
@@ -79,8 +78,7 @@ async fn run(ctx: &impl RuntimeContext, env: &ContainerEnv) -> Result<()> {
                 );
             }
             let locked = spinshim_app::load_app(Path::new(MANIFEST_PATH))?;
-            let loader = compile_from_source;
-            serve(locked, &loader, &settings, &runtime_config, env, state_dir).await
+            serve(locked, &FromLock, &settings, runtime_config, env).await
         }
     }
 }
@@ -120,72 +118,51 @@ fn borrow_layers<'a>(layers: &'a [WasmLayer], described: &'a [(String, String)])
         .collect()
 }
 
-/// A component from the image's layers. Native code is loaded only when
-/// runwasi marks the layer precompiled, which it does only for content it
-/// stored under this shim's own precompile label (see `compiler.rs`);
-/// native code arriving any other way is refused.
-fn load_layer_component(
-    engine: &Engine,
-    app: &OciApp<'_>,
-    component: &LockedComponent,
-) -> Result<Component> {
-    let id = &component.id;
-    let code = app.component_code(id)?;
-    match (code.precompiled, Engine::detect_precompiled(code.bytes)) {
-        (true, Some(Precompiled::Component)) => {
-            // SAFETY: the bytes are wasmtime component code that our own
-            // `SpinCompiler` produced with this engine's settings (the
-            // cache key includes wasmtime's compatibility hash), read back
-            // by runwasi from under our precompile label; wasmtime still
-            // checks the version and settings recorded in them.
-            unsafe { Component::deserialize(engine, code.bytes) }
-                .map_err(anyhow::Error::from)
-                .with_context(|| format!("component \"{id}\": loading its precompiled code"))
-        }
-        (_, None) => Component::new(engine, code.bytes)
-            .map_err(anyhow::Error::from)
-            .with_context(|| format!("component \"{id}\": compiling")),
-        (_, Some(_)) => bail!(
-            "component \"{id}\": its layer holds native code this shim did not compile; \
-             images must carry Wasm"
-        ),
+/// Component code from the image's layers. runwasi marks a layer
+/// precompiled only for content it stored under this shim's own
+/// precompile label (see `compiler.rs`), so only then may it be native
+/// code; native code arriving any other way is refused by the runtime.
+struct LayerCode<'a>(&'a OciApp<'a>);
+
+impl CodeSource for LayerCode<'_> {
+    fn code<'a>(&'a self, component: &'a LockedComponent) -> Result<ComponentCode<'a>> {
+        let code = self.0.component_code(&component.id)?;
+        Ok(ComponentCode::from_layer(code.bytes, code.precompiled))
     }
 }
 
 async fn serve(
-    mut locked: LockedApp,
-    loader: ComponentLoader<'_>,
+    locked: LockedApp,
+    code: &dyn CodeSource,
     settings: &ShimSettings,
-    runtime_config: &RuntimeConfig,
+    runtime_config: RuntimeConfig,
     env: &ContainerEnv,
-    state_dir: &Path,
 ) -> Result<()> {
-    if let Some(ids) = &settings.components_to_retain {
-        let ids: Vec<&str> = ids.iter().map(String::as_str).collect();
-        retain_components(&mut locked, &ids).context("SPIN_COMPONENTS_TO_RETAIN")?;
-    }
     let providers = env.variable_providers(&locked);
-    let max_instance_memory = settings
-        .max_instance_memory
-        .or(runtime_config.max_instance_memory);
-    let app = HttpApp::start(
+    let app = App::start(
         locked,
-        &PrepareOptions {
-            providers: &providers,
-            runtime_providers: &runtime_config.variables_providers,
-            max_instance_memory,
-            loader,
-            staging_root: Some(state_dir),
+        StartOptions {
+            code,
+            providers,
+            runtime_config,
+            components_to_retain: settings.components_to_retain.clone(),
+            max_instance_memory: settings.max_instance_memory,
+            state_dir: StateDirChoice::Default(STATE_DIR.into()),
+            staging_root: Some(STATE_DIR.into()),
+            seed: StateSeed::default(),
+            http: HttpTriggerOptions {
+                listen: settings.listen,
+                request_timeout: None,
+            },
+            shutdown_timeout: settings.shutdown_timeout,
         },
-        &HttpTriggerOptions::default(),
-    )?;
-    let listener = bind(settings.listen)?;
-    print!("{}", app.route_listing(listener.local_addr()?));
+    )
+    .await?;
+    print!("{}", app.describe());
     if let Some(app_id) = &settings.app_id {
         tracing::info!("app id {app_id}");
     }
-    app.serve(listener, shutdown_requested(), settings.shutdown_timeout)
-        .await
+    app.run(shutdown_requested()).await
 }
 
 /// The app's own diagnostics (failed requests, drain warnings) go to the

@@ -8,14 +8,47 @@
 use std::future::Future;
 use std::sync::Arc;
 
+use anyhow::Result;
 use spinshim_app::outbound::AllowedHostsConfig;
+use wasmtime::component::Linker;
 use wasmtime_wasi_http::{Error, RequestOptions, WasiBody, WasiHttpHooks};
+
+use super::{AppContext, Capability, ComponentContext, HasCapability};
+use crate::store::InstanceState;
 
 /// One component's outbound HTTP policy; cheap to clone into each instance.
 #[derive(Clone)]
 pub struct OutboundHttp {
     component_id: Arc<str>,
     allowed: Arc<AllowedHostsConfig>,
+}
+
+/// The capability: wasi-http links its own interfaces (see
+/// [`super::add_to_linker`]); this one only supplies each instance's policy.
+impl Capability for OutboundHttp {
+    type AppState = ();
+    type ComponentState = OutboundHttp;
+    type InstanceState = OutboundHttp;
+
+    fn add_to_linker(_linker: &mut Linker<InstanceState>) -> Result<()>
+    where
+        InstanceState: HasCapability<Self>,
+    {
+        Ok(())
+    }
+
+    async fn app_state(_ctx: &AppContext<'_>) -> Result<()> {
+        Ok(())
+    }
+
+    fn component_state(_app: &Arc<()>, ctx: &ComponentContext<'_>) -> Result<OutboundHttp> {
+        let allowed = ctx.variables.allowed_outbound_hosts(ctx.component)?;
+        Ok(OutboundHttp::new(&ctx.component.id, allowed))
+    }
+
+    fn instance_state(component: &Arc<OutboundHttp>) -> OutboundHttp {
+        OutboundHttp::clone(component)
+    }
 }
 
 impl OutboundHttp {

@@ -7,10 +7,12 @@
 
 use std::sync::Arc;
 
+use anyhow::Result;
 use indexmap::IndexMap;
 use spinshim_app::variables::validate_variable_name;
 use wasmtime::component::{HasData, Linker};
 
+use super::{AppContext, Capability, ComponentContext, HasCapability};
 use crate::store::InstanceState;
 
 mod bindings {
@@ -84,15 +86,39 @@ impl wasi_config::Host for VariablesState {
     }
 }
 
-struct Variables;
+/// The variables capability.
+pub struct Variables;
 
 impl HasData for Variables {
     type Data<'a> = &'a mut VariablesState;
 }
 
-/// Adds both variables interfaces to `linker`.
-pub fn add_to_linker(linker: &mut Linker<InstanceState>) -> anyhow::Result<()> {
-    spin_variables::add_to_linker::<InstanceState, Variables>(linker, |s| &mut s.variables)?;
-    wasi_config::add_to_linker::<InstanceState, Variables>(linker, |s| &mut s.variables)?;
-    Ok(())
+impl Capability for Variables {
+    type AppState = ();
+    type ComponentState = ComponentVariables;
+    type InstanceState = VariablesState;
+
+    fn add_to_linker(linker: &mut Linker<InstanceState>) -> Result<()>
+    where
+        InstanceState: HasCapability<Self>,
+    {
+        let get = super::state_of::<Self>;
+        spin_variables::add_to_linker::<InstanceState, Variables>(linker, get)?;
+        wasi_config::add_to_linker::<InstanceState, Variables>(linker, get)?;
+        Ok(())
+    }
+
+    async fn app_state(_ctx: &AppContext<'_>) -> Result<()> {
+        Ok(())
+    }
+
+    fn component_state(_app: &Arc<()>, ctx: &ComponentContext<'_>) -> Result<ComponentVariables> {
+        Ok(ComponentVariables {
+            values: ctx.variables.component_config(ctx.component)?,
+        })
+    }
+
+    fn instance_state(component: &Arc<ComponentVariables>) -> VariablesState {
+        VariablesState::new(component.clone())
+    }
 }

@@ -36,10 +36,63 @@ use wasi_http::WasiHttpExecutor;
 pub use well_known::AppInfo;
 
 /// The HTTP trigger's settings.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug)]
 pub struct HttpTriggerOptions {
+    /// Where to listen.
+    pub listen: SocketAddr,
     /// How long a request may run before it is answered with a 500.
     pub request_timeout: Option<Duration>,
+}
+
+impl Default for HttpTriggerOptions {
+    /// Spin's local default, 127.0.0.1:3000, with no request timeout.
+    fn default() -> Self {
+        Self {
+            listen: SocketAddr::from(([127, 0, 0, 1], 3000)),
+            request_timeout: None,
+        }
+    }
+}
+
+/// The HTTP trigger with its bound listener.
+pub struct HttpServer {
+    trigger: Arc<HttpTrigger>,
+    listener: tokio::net::TcpListener,
+}
+
+impl HttpServer {
+    /// Builds the trigger and binds its listener; the error names the
+    /// address if it is taken.
+    pub fn build(app: &PreparedApp, options: &HttpTriggerOptions) -> Result<Self> {
+        let trigger = Arc::new(HttpTrigger::new(app, options)?);
+        let listener = bind(options.listen)?;
+        Ok(Self { trigger, listener })
+    }
+
+    /// The address actually bound (port 0 becomes a real port).
+    pub fn local_addr(&self) -> Result<SocketAddr> {
+        Ok(self.listener.local_addr()?)
+    }
+
+    /// The start-up listing for the bound address.
+    pub fn route_listing(&self) -> String {
+        match self.local_addr() {
+            Ok(addr) => self.trigger.route_listing(addr),
+            Err(err) => format!("Serving HTTP (address unknown: {err})\n"),
+        }
+    }
+
+    /// Serves until `shutdown` resolves, then drains for at most
+    /// `drain_timeout`.
+    pub async fn serve(
+        self,
+        shutdown: impl Future<Output = ()>,
+        drain_timeout: Duration,
+    ) -> Result<()> {
+        self.trigger
+            .serve(self.listener, shutdown, drain_timeout)
+            .await
+    }
 }
 
 /// One line of the route table printed at start-up.
@@ -129,12 +182,7 @@ impl HttpTrigger {
             info: AppInfo {
                 name: app.locked().name().unwrap_or_default().to_string(),
                 version: app.locked().version().map(str::to_string),
-                oci_image_digest: app
-                    .locked()
-                    .metadata
-                    .get("oci_image_digest")
-                    .and_then(|v| v.as_str())
-                    .map(str::to_string),
+                oci_image_digest: app.locked().oci_image_digest().map(str::to_string),
             },
         })
     }

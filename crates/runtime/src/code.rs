@@ -1,0 +1,189 @@
+//! Turning a component's code into something wasmtime can instantiate.
+//!
+//! Code reaches the host three ways: Wasm bytes (inline in a lock, or a
+//! layer), a Wasm file named by the lock's `source`, or native code that
+//! this host's own precompiler produced earlier (the shim's cache in
+//! containerd's content store). Native code is the one input wasmtime must
+//! trust blindly, so it is accepted only through [`ComponentCode::OwnPrecompiled`],
+//! which the caller may use only for bytes [`Precompiler`] made.
+
+use std::hash::{Hash, Hasher as _};
+use std::path::PathBuf;
+
+use anyhow::{bail, Context as _, Result};
+use spinshim_app::locked::LockedComponent;
+use wasmtime::component::Component;
+use wasmtime::{Engine, Precompiled};
+
+use crate::engine::{build_engine, EngineOptions};
+use crate::files::existing_local_path;
+
+/// A component's code as the caller has it.
+pub enum ComponentCode<'a> {
+    /// Wasm bytes (a component binary).
+    Wasm(&'a [u8]),
+    /// A Wasm file on disk.
+    WasmFile(PathBuf),
+    /// Native code from [`Precompiler::precompile`], read back from where
+    /// the caller stored it. wasmtime still checks that the recorded
+    /// version and settings match the engine's.
+    OwnPrecompiled(&'a [u8]),
+}
+
+impl<'a> ComponentCode<'a> {
+    /// The code of an image layer: native code only when the layer store
+    /// says it holds our own precompiled output (`own_precompiled`) and
+    /// the bytes are component code; anything else is treated as Wasm,
+    /// which [`load`] refuses if it is native code after all.
+    pub fn from_layer(bytes: &'a [u8], own_precompiled: bool) -> Self {
+        match (own_precompiled, Engine::detect_precompiled(bytes)) {
+            (true, Some(Precompiled::Component)) => Self::OwnPrecompiled(bytes),
+            _ => Self::Wasm(bytes),
+        }
+    }
+}
+
+/// Where the start-up sequence gets each component's code.
+pub trait CodeSource: Sync {
+    /// The code of `component`.
+    fn code<'a>(&'a self, component: &'a LockedComponent) -> Result<ComponentCode<'a>>;
+}
+
+/// Code named by the lock itself: inline bytes or a `file:` source.
+pub struct FromLock;
+
+impl CodeSource for FromLock {
+    fn code<'a>(&'a self, component: &'a LockedComponent) -> Result<ComponentCode<'a>> {
+        let content = &component.source.content;
+        if let Some(bytes) = &content.inline {
+            return Ok(ComponentCode::Wasm(bytes));
+        }
+        let Some(source) = &content.source else {
+            bail!("component \"{}\": source has no location", component.id);
+        };
+        let path = existing_local_path(&component.id, "wasm file", source)?;
+        Ok(ComponentCode::WasmFile(path))
+    }
+}
+
+/// Loads `code` into `engine`; errors name the component.
+pub fn load(engine: &Engine, id: &str, code: ComponentCode<'_>) -> Result<Component> {
+    match code {
+        ComponentCode::Wasm(bytes) => {
+            if Engine::detect_precompiled(bytes).is_some() {
+                bail!(
+                    "component \"{id}\": holds native code this host did not compile; \
+                     images must carry Wasm"
+                );
+            }
+            Component::new(engine, bytes)
+                .map_err(anyhow::Error::from)
+                .with_context(|| format!("component \"{id}\": compiling"))
+        }
+        ComponentCode::WasmFile(path) => Component::from_file(engine, &path)
+            .map_err(anyhow::Error::from)
+            .with_context(|| format!("component \"{id}\": compiling {}", path.display())),
+        ComponentCode::OwnPrecompiled(bytes) => {
+            if Engine::detect_precompiled(bytes) != Some(Precompiled::Component) {
+                bail!("component \"{id}\": its precompiled code is not component code");
+            }
+            // SAFETY: the caller hands over only bytes our own `Precompiler`
+            // produced (see `ComponentCode::OwnPrecompiled`); wasmtime checks
+            // the version and settings recorded in them.
+            unsafe { Component::deserialize(engine, bytes) }
+                .map_err(anyhow::Error::from)
+                .with_context(|| format!("component \"{id}\": loading its precompiled code"))
+        }
+    }
+}
+
+/// A component binary starts with the Wasm magic and the component
+/// version/layer fields (`0d 00 01 00`); core modules and native code don't.
+pub fn is_component_binary(bytes: &[u8]) -> bool {
+    bytes.len() >= 8 && bytes[..4] == *b"\0asm" && bytes[4..8] == [0x0d, 0x00, 0x01, 0x00]
+}
+
+/// Ahead-of-time compilation with an engine configured exactly like the
+/// serving one, so that its output loads there.
+pub struct Precompiler {
+    engine: Engine,
+}
+
+impl Precompiler {
+    /// A compile engine. It differs from the serving engine only in its
+    /// allocator, which does not shape compiled code (a test keeps that true).
+    pub fn new() -> Result<Self> {
+        let engine = build_engine(&EngineOptions {
+            disable_pooling: true,
+            ..Default::default()
+        })?;
+        Ok(Self {
+            engine: engine.engine().clone(),
+        })
+    }
+
+    /// Native code for a component binary.
+    pub fn precompile(&self, wasm: &[u8]) -> Result<Vec<u8>> {
+        Ok(self.engine.precompile_component(wasm)?)
+    }
+
+    /// A hash of everything that makes native code loadable: wasmtime's
+    /// version, the target and the code-shaping settings.
+    pub fn compatibility_hash(&self) -> u64 {
+        let mut hasher = std::hash::DefaultHasher::new();
+        self.engine
+            .precompile_compatibility_hash()
+            .hash(&mut hasher);
+        hasher.finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The smallest valid component: the header alone.
+    const EMPTY_COMPONENT: &[u8] = b"\0asm\x0d\x00\x01\x00";
+
+    #[test]
+    fn precompiled_code_loads_in_the_serving_engine() {
+        let code = Precompiler::new()
+            .unwrap()
+            .precompile(EMPTY_COMPONENT)
+            .unwrap();
+        for options in [
+            EngineOptions::default(),
+            EngineOptions {
+                max_instance_memory: Some(16 << 20),
+                ..Default::default()
+            },
+        ] {
+            let serving = build_engine(&options).unwrap();
+            let loaded = load(serving.engine(), "c", ComponentCode::OwnPrecompiled(&code));
+            assert!(loaded.is_ok(), "{options:?}: {:?}", loaded.err());
+        }
+    }
+
+    #[test]
+    fn native_code_is_refused_as_wasm_and_wasm_as_native_code() {
+        let engine = build_engine(&EngineOptions::default()).unwrap();
+        let code = Precompiler::new()
+            .unwrap()
+            .precompile(EMPTY_COMPONENT)
+            .unwrap();
+        let err = load(engine.engine(), "c", ComponentCode::Wasm(&code)).unwrap_err();
+        assert!(format!("{err:#}").contains("did not compile"), "{err:#}");
+        let err =
+            load(engine.engine(), "c", ComponentCode::OwnPrecompiled(EMPTY_COMPONENT)).unwrap_err();
+        assert!(format!("{err:#}").contains("not component code"), "{err:#}");
+        assert!(load(engine.engine(), "c", ComponentCode::Wasm(EMPTY_COMPONENT)).is_ok());
+    }
+
+    #[test]
+    fn only_components_are_recognised() {
+        assert!(is_component_binary(EMPTY_COMPONENT));
+        assert!(!is_component_binary(b"\0asm\x01\x00\x00\x00"));
+        assert!(!is_component_binary(b"\x7fELF\x02\x01\x01\x00"));
+        assert!(!is_component_binary(b"\0asm"));
+    }
+}
