@@ -217,7 +217,8 @@ up() {
     trap up_exit EXIT
 
     t=$(now_ms)
-    ensure_packages docker-registry runc curl ca-certificates libseccomp2 gcc libc6-dev
+    # redis-server: tests start their own servers from it (tests/support/redis.rs).
+    ensure_packages docker-registry runc curl ca-certificates libseccomp2 gcc libc6-dev redis-server
     say "system packages: $(since "$t")"
 
     t=$(now_ms)

@@ -370,6 +370,73 @@ async fn containerd_2_sigterm_lets_a_slow_request_finish_and_exits_0() -> Result
     sigterm_lets_a_slow_request_finish(Containerd::V2).await
 }
 
+/// A WASIp3 app with key-value, SQLite and variables run as a pod: its
+/// state lives in the container's `/.spin` (the default state dir).
+async fn a_state_app_keeps_key_value_and_sqlite_state(which: Containerd) -> Result<()> {
+    let rig = Rig::get();
+    let image = push_app(
+        rig,
+        &sample_app("state-p3"),
+        &format!("e2e/{}:v1", rig.unique_id("state")),
+    )?;
+    pull(rig, which, &image);
+    let mut task = Task::start(rig, which, &image, &[("GREETING", "from the pod")])?;
+    task.wait_ready(rig, START_LIMIT)?;
+    let send = |method: &'static str, target: &'static str, body: &'static [u8]| {
+        spinshim_tests::send(
+            task.addr,
+            spinshim_tests::Req {
+                method,
+                target,
+                headers: &[],
+                body,
+            },
+        )
+    };
+    let put = send("PUT", "/kv/default/k", b"in a pod").await?;
+    assert_eq!((put.status, put.text().as_str()), (200, "stored"));
+    let reply = get(task.addr, "/kv/default/k").await?;
+    assert_eq!((reply.status, reply.text().as_str()), (200, "in a pod"));
+    let reply = get(task.addr, "/kv/other/k").await?;
+    assert_eq!(
+        (reply.status, reply.text().as_str()),
+        (500, "Error::AccessDenied")
+    );
+    for (statement, answer) in [
+        (
+            &b"CREATE TABLE t (v)"[..],
+            "[]\nlast_insert_rowid=0 changes=0",
+        ),
+        (
+            b"INSERT INTO t VALUES ('row')",
+            "[]\nlast_insert_rowid=1 changes=1",
+        ),
+        (
+            b"SELECT v FROM t",
+            "[\"v\"]\n[{\"text\":\"row\"}]\nlast_insert_rowid=0 changes=0",
+        ),
+    ] {
+        let reply = send("POST", "/sql/default", statement).await?;
+        assert_eq!((reply.status, reply.text().as_str()), (200, answer));
+    }
+    let reply = get(task.addr, "/var/message").await?;
+    assert_eq!((reply.status, reply.text().as_str()), (200, "from the pod"));
+    task.kill(rig, "SIGTERM");
+    let status = task.wait_exit(Duration::from_secs(20))?;
+    assert!(status.success(), "exit status after SIGTERM: {status}");
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn containerd_1_7_a_state_app_keeps_key_value_and_sqlite_state() -> Result<()> {
+    a_state_app_keeps_key_value_and_sqlite_state(Containerd::V1_7).await
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn containerd_2_a_state_app_keeps_key_value_and_sqlite_state() -> Result<()> {
+    a_state_app_keeps_key_value_and_sqlite_state(Containerd::V2).await
+}
+
 /// The lines of a failed start that are ours: `Error: ...`.
 fn error_lines(output: &[String]) -> Vec<&String> {
     output.iter().filter(|l| l.starts_with("Error: ")).collect()

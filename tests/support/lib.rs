@@ -3,6 +3,7 @@
 
 pub mod assertions;
 pub mod oci_layout;
+pub mod redis;
 pub mod rig;
 pub mod task;
 

@@ -334,7 +334,9 @@ impl LockedApp {
 
     /// `metadata.oci_image_digest`: set when the app was read from an image.
     pub fn oci_image_digest(&self) -> Option<&str> {
-        self.metadata.get("oci_image_digest").and_then(Value::as_str)
+        self.metadata
+            .get("oci_image_digest")
+            .and_then(Value::as_str)
     }
 
     /// The global table of a trigger type: `metadata.triggers.<type>`, else the legacy

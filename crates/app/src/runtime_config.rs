@@ -477,7 +477,10 @@ hosts = ["x:443"]
         let mut c = RuntimeConfig::default();
         assert_eq!(c.resolve_path(Path::new("a.db")), Path::new("a.db"));
         c.config_dir = Some("/etc/app".into());
-        assert_eq!(c.resolve_path(Path::new("a.db")), Path::new("/etc/app/a.db"));
+        assert_eq!(
+            c.resolve_path(Path::new("a.db")),
+            Path::new("/etc/app/a.db")
+        );
         assert_eq!(c.resolve_path(Path::new("/b.db")), Path::new("/b.db"));
     }
 

@@ -173,8 +173,12 @@ mod tests {
             .unwrap();
         let err = load(engine.engine(), "c", ComponentCode::Wasm(&code)).unwrap_err();
         assert!(format!("{err:#}").contains("did not compile"), "{err:#}");
-        let err =
-            load(engine.engine(), "c", ComponentCode::OwnPrecompiled(EMPTY_COMPONENT)).unwrap_err();
+        let err = load(
+            engine.engine(),
+            "c",
+            ComponentCode::OwnPrecompiled(EMPTY_COMPONENT),
+        )
+        .unwrap_err();
         assert!(format!("{err:#}").contains("not component code"), "{err:#}");
         assert!(load(engine.engine(), "c", ComponentCode::Wasm(EMPTY_COMPONENT)).is_ok());
     }

@@ -23,9 +23,9 @@ pub mod stdio;
 pub mod store;
 pub mod trigger;
 
-pub use engine::{build_engine, EngineOptions, EpochTicker, RuntimeEngine};
 pub use app::{App, StartOptions, StateDirChoice};
 pub use code::{CodeSource, ComponentCode, FromLock, Precompiler};
+pub use engine::{build_engine, EngineOptions, EpochTicker, RuntimeEngine};
 pub use host::StateSeed;
 pub use prepare::{PrepareOptions, PreparedApp};
 pub use trigger::http::{HttpTrigger, HttpTriggerOptions};

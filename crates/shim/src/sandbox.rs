@@ -56,9 +56,8 @@ impl Sandbox for SpinSandbox {
 async fn run(ctx: &impl RuntimeContext, env: &ContainerEnv) -> Result<()> {
     let settings = ShimSettings::from_env(env)?;
     let work_dir = Path::new(STATE_DIR);
-    std::fs::create_dir_all(work_dir).map_err(|err| {
-        anyhow::anyhow!("creating the state directory {STATE_DIR}: {err}")
-    })?;
+    std::fs::create_dir_all(work_dir)
+        .map_err(|err| anyhow::anyhow!("creating the state directory {STATE_DIR}: {err}"))?;
     let runtime_config = load_runtime_config()?;
     match ctx.entrypoint().source {
         Source::Oci(layers) => {

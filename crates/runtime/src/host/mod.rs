@@ -15,7 +15,9 @@
 //! knowing what is inside. Adding a capability is its module plus one line
 //! there.
 
+pub mod key_value;
 pub mod outbound_http;
+pub mod sqlite;
 pub mod variables;
 
 use std::future::Future;
@@ -204,6 +206,8 @@ macro_rules! capabilities {
 capabilities! {
     outbound_http: outbound_http::OutboundHttp,
     variables: variables::Variables,
+    key_value: key_value::KeyValue,
+    sqlite: sqlite::Sqlite,
 }
 
 /// Links every interface the host serves: WASI (0.2 and 0.3), WASI HTTP

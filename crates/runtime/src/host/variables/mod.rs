@@ -1,4 +1,5 @@
-//! Variables: `fermyon:spin/variables@2.0.0` and `wasi:config/store`.
+//! Variables: `fermyon:spin/variables@2.0.0`, `spin:variables@3.0.0` (async,
+//! for WASIp3 guests) and `wasi:config/store`.
 //!
 //! A guest sees only its own component's `variables` table, each entry a
 //! template over the application's variables. Values come from providers
@@ -10,7 +11,7 @@ use std::sync::Arc;
 use anyhow::Result;
 use indexmap::IndexMap;
 use spinshim_app::variables::validate_variable_name;
-use wasmtime::component::{HasData, Linker};
+use wasmtime::component::{Accessor, HasData, Linker};
 
 use super::{AppContext, Capability, ComponentContext, HasCapability};
 use crate::store::InstanceState;
@@ -18,6 +19,14 @@ use crate::store::InstanceState;
 mod bindings {
     wasmtime::component::bindgen!({
         path: "wit/spin-v2",
+        world: "variables-host",
+        imports: { default: trappable },
+    });
+}
+
+mod v3_bindings {
+    wasmtime::component::bindgen!({
+        path: "wit/spin-variables-v3",
         world: "variables-host",
         imports: { default: trappable },
     });
@@ -32,6 +41,7 @@ mod wasi_config_bindings {
 }
 
 use bindings::fermyon::spin::variables::{self as spin_variables, Error};
+use v3_bindings::spin::variables::variables as spin_variables_v3;
 use wasi_config_bindings::wasi::config::store as wasi_config;
 
 /// A component's rendered variables, shared by all its instances.
@@ -86,6 +96,24 @@ impl wasi_config::Host for VariablesState {
     }
 }
 
+/// `spin:variables@3.0.0`: the same answers, from an async function.
+impl spin_variables_v3::Host for &mut VariablesState {}
+
+impl<T> spin_variables_v3::HostWithStore<T> for Variables {
+    async fn get(
+        accessor: &Accessor<T, Self>,
+        name: String,
+    ) -> wasmtime::Result<Result<String, spin_variables_v3::Error>> {
+        let answer = accessor.with(|mut view| view.get().variables.get(&name));
+        Ok(answer.map_err(|err| match err {
+            Error::InvalidName(m) => spin_variables_v3::Error::InvalidName(m),
+            Error::Undefined(m) => spin_variables_v3::Error::Undefined(m),
+            Error::Provider(m) => spin_variables_v3::Error::Provider(m),
+            Error::Other(m) => spin_variables_v3::Error::Other(m),
+        }))
+    }
+}
+
 /// The variables capability.
 pub struct Variables;
 
@@ -104,6 +132,7 @@ impl Capability for Variables {
     {
         let get = super::state_of::<Self>;
         spin_variables::add_to_linker::<InstanceState, Variables>(linker, get)?;
+        spin_variables_v3::add_to_linker::<InstanceState, Variables>(linker, get)?;
         wasi_config::add_to_linker::<InstanceState, Variables>(linker, get)?;
         Ok(())
     }

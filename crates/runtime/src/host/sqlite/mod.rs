@@ -1,0 +1,293 @@
+//! SQLite: `fermyon:spin/sqlite@2.0.0` and `spin:sqlite@3.1.0` (which also
+//! serves `@3.0.0` guests), on rusqlite with SQLite bundled.
+//!
+//! The three tiers:
+//! - app: every database some triggered component declares, opened at
+//!   start-up, from `[sqlite_database.<label>]` or, for `default`,
+//!   `<state_dir>/sqlite_db.db` (in memory without a state dir);
+//! - component: the labels its `sqlite_databases` grants;
+//! - instance: its open connections (resource handles).
+//!
+//! A label the component does not declare is `access-denied` at open; a
+//! label it declares that no database defines stops start-up.
+
+mod database;
+mod spin_v2;
+mod spin_v3;
+
+use std::collections::{HashMap, HashSet};
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use anyhow::{bail, Context as _, Result};
+use indexmap::IndexMap;
+use serde::Deserialize;
+use wasmtime::component::{HasData, Linker, Resource, ResourceTable};
+
+use super::{AppContext, Capability, ComponentContext, HasCapability};
+use crate::prepare::triggered_component_ids;
+use crate::store::InstanceState;
+pub use database::{Database, DbConnection, Rows, Value};
+
+/// The label that always exists.
+pub const DEFAULT_LABEL: &str = "default";
+
+/// The default database's file in the state dir (Spin's name).
+const DEFAULT_FILE: &str = "sqlite_db.db";
+
+/// Connections one instance may hold open at once (Spin's limit).
+const MAX_OPEN_CONNECTIONS: usize = 256;
+
+/// `[sqlite_database.<label>]`.
+#[derive(Debug, Deserialize, PartialEq)]
+#[serde(tag = "type", rename_all = "snake_case")]
+enum DatabaseConfig {
+    /// A local file; a relative `path` is taken from the working directory
+    /// (as Spin does), and without one the database is in memory.
+    Spin(SpinDatabaseConfig),
+    /// A remote libSQL database: recognised, not served yet.
+    Libsql(LibsqlDatabaseConfig),
+}
+
+#[derive(Debug, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+struct SpinDatabaseConfig {
+    path: Option<PathBuf>,
+    #[serde(default)]
+    allow_attach_file: bool,
+}
+
+#[derive(Debug, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+struct LibsqlDatabaseConfig {
+    url: String,
+    token: String,
+}
+
+/// The SQLite capability.
+pub struct Sqlite;
+
+/// The app's databases, by label.
+pub struct AppDatabases {
+    databases: HashMap<String, Arc<Database>>,
+}
+
+/// What one component may open.
+pub struct ComponentDatabases {
+    app: Arc<AppDatabases>,
+    allowed: HashSet<String>,
+}
+
+/// Why `open` failed.
+enum OpenError {
+    AccessDenied,
+    NoSuchDatabase,
+    TooManyConnections,
+    Io(String),
+}
+
+/// The connections one instance holds.
+pub struct InstanceDatabases {
+    component: Arc<ComponentDatabases>,
+    table: ResourceTable,
+    open: usize,
+}
+
+/// An open connection: the resource behind `connection` in every version.
+/// Shared so that an async call can use it outside the store; it returns
+/// to the pool when the guest drops the handle and no call is using it.
+pub struct OpenConnection(Arc<DbConnection>);
+
+/// Checks that `component` may use `label` and connects to it.
+async fn connect(component: &ComponentDatabases, label: &str) -> Result<DbConnection, OpenError> {
+    if !component.allowed.contains(label) {
+        return Err(OpenError::AccessDenied);
+    }
+    let database = component
+        .app
+        .databases
+        .get(label)
+        .ok_or(OpenError::NoSuchDatabase)?;
+    database
+        .connect()
+        .await
+        .map_err(|err| OpenError::Io(format!("database \"{label}\": {err:#}")))
+}
+
+impl InstanceDatabases {
+    async fn open(&mut self, label: &str) -> Result<Resource<OpenConnection>, OpenError> {
+        if self.open >= MAX_OPEN_CONNECTIONS {
+            return Err(OpenError::TooManyConnections);
+        }
+        let connection = connect(&self.component, label).await?;
+        self.adopt(connection)
+    }
+
+    /// Hands a new connection to the guest.
+    fn adopt(&mut self, connection: DbConnection) -> Result<Resource<OpenConnection>, OpenError> {
+        if self.open >= MAX_OPEN_CONNECTIONS {
+            return Err(OpenError::TooManyConnections);
+        }
+        let handle = self
+            .table
+            .push(OpenConnection(Arc::new(connection)))
+            .map_err(|_| OpenError::TooManyConnections)?;
+        self.open += 1;
+        Ok(handle)
+    }
+
+    fn shared(&self, handle: &Resource<OpenConnection>) -> wasmtime::Result<Arc<DbConnection>> {
+        Ok(self.table.get(handle)?.0.clone())
+    }
+
+    fn close(&mut self, handle: Resource<OpenConnection>) -> wasmtime::Result<()> {
+        self.table.delete(handle)?;
+        self.open -= 1;
+        Ok(())
+    }
+}
+
+impl HasData for Sqlite {
+    type Data<'a> = &'a mut InstanceDatabases;
+}
+
+impl Capability for Sqlite {
+    const RUNTIME_CONFIG_KEYS: &'static [&'static str] = &["sqlite_database"];
+    type AppState = AppDatabases;
+    type ComponentState = ComponentDatabases;
+    type InstanceState = InstanceDatabases;
+
+    fn add_to_linker(linker: &mut Linker<InstanceState>) -> Result<()>
+    where
+        InstanceState: HasCapability<Self>,
+    {
+        let get = super::state_of::<Self>;
+        spin_v2::add_to_linker(linker, get)?;
+        spin_v3::add_to_linker(linker, get)?;
+        Ok(())
+    }
+
+    async fn app_state(ctx: &AppContext<'_>) -> Result<AppDatabases> {
+        let configs: IndexMap<String, DatabaseConfig> =
+            ctx.runtime_config.labelled_section("sqlite_database")?;
+        let mut wanted = declared_labels(ctx, &configs)?;
+        if !ctx.seed.sqlite_statements.is_empty() {
+            wanted.insert(DEFAULT_LABEL.to_string());
+        }
+        let mut databases = HashMap::new();
+        for label in wanted {
+            let database = open_database(ctx, &label, configs.get(&label))
+                .with_context(|| format!("SQLite database \"{label}\""))?;
+            tracing::info!("SQLite database \"{label}\": {}", database.location());
+            databases.insert(label, Arc::new(database));
+        }
+        if let Some(default) = databases.get(DEFAULT_LABEL) {
+            for statement in &ctx.seed.sqlite_statements {
+                default
+                    .execute_batch(statement.clone())
+                    .await
+                    .with_context(|| format!("--sqlite: running {statement:?}"))?;
+            }
+        }
+        Ok(AppDatabases { databases })
+    }
+
+    fn component_state(
+        app: &Arc<AppDatabases>,
+        ctx: &ComponentContext<'_>,
+    ) -> Result<ComponentDatabases> {
+        Ok(ComponentDatabases {
+            app: app.clone(),
+            allowed: ctx.component.sqlite_databases().into_iter().collect(),
+        })
+    }
+
+    fn instance_state(component: &Arc<ComponentDatabases>) -> InstanceDatabases {
+        InstanceDatabases {
+            component: component.clone(),
+            table: ResourceTable::new(),
+            open: 0,
+        }
+    }
+}
+
+/// The labels the triggered components declare; each must be defined
+/// (`default` always is).
+fn declared_labels(
+    ctx: &AppContext<'_>,
+    configs: &IndexMap<String, DatabaseConfig>,
+) -> Result<HashSet<String>> {
+    let mut labels = HashSet::new();
+    for id in triggered_component_ids(ctx.app) {
+        let Some(component) = ctx.app.component(&id) else {
+            continue;
+        };
+        for label in component.sqlite_databases() {
+            if label != DEFAULT_LABEL && !configs.contains_key(&label) {
+                bail!(
+                    "component \"{id}\": sqlite_databases: no database is defined for label \
+                     \"{label}\" (define [sqlite_database.{label}] in the runtime config; \
+                     only \"{DEFAULT_LABEL}\" exists without one)"
+                );
+            }
+            labels.insert(label);
+        }
+    }
+    Ok(labels)
+}
+
+fn open_database(
+    ctx: &AppContext<'_>,
+    label: &str,
+    config: Option<&DatabaseConfig>,
+) -> Result<Database> {
+    match config {
+        None => {
+            let path = ctx.state_dir.map(|dir| dir.join(DEFAULT_FILE));
+            Database::open(label, path.as_deref(), false)
+        }
+        Some(DatabaseConfig::Spin(spin)) => {
+            Database::open(label, spin.path.as_deref(), spin.allow_attach_file)
+        }
+        Some(DatabaseConfig::Libsql(libsql)) => bail!(
+            "type \"libsql\" ({}) is not supported by this host yet; use type \"spin\"",
+            libsql.url
+        ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use spinshim_app::RuntimeConfig;
+
+    fn databases(text: &str) -> spinshim_app::Result<IndexMap<String, DatabaseConfig>> {
+        RuntimeConfig::from_toml_str(text, "rc.toml")
+            .unwrap()
+            .labelled_section("sqlite_database")
+    }
+
+    #[test]
+    fn database_sections_are_typed_and_checked() {
+        let parsed = databases(
+            "[sqlite_database.a]\ntype = \"spin\"\npath = \"a.db\"\nallow_attach_file = true\n\
+             [sqlite_database.b]\ntype = \"libsql\"\nurl = \"https://x\"\ntoken = \"t\"\n",
+        )
+        .unwrap();
+        assert_eq!(
+            parsed["a"],
+            DatabaseConfig::Spin(SpinDatabaseConfig {
+                path: Some("a.db".into()),
+                allow_attach_file: true
+            })
+        );
+        assert!(matches!(parsed["b"], DatabaseConfig::Libsql(_)));
+        let err = databases("[sqlite_database.a]\ntype = \"spin\"\nfile = \"a.db\"\n")
+            .unwrap_err()
+            .to_string();
+        assert_eq!(
+            err,
+            "rc.toml: sqlite_database.a: unknown field \"file\", expected \"path\" or \"allow_attach_file\""
+        );
+    }
+}
