@@ -14,7 +14,9 @@
 #   2. builds the release binaries and the sample apps (make build images);
 #   3. starts a private rig with containerd 1.7 only (scripts/rig.sh up),
 #      pushes images/hello with `spinshim push` and pulls it into containerd;
-#   4. measures (scripts/bench/run.py): throughput and latency (wrk),
+#   4. measures (scripts/bench/run.py): throughput and latency (wrk; hello,
+#      hello-p3, and images/state-bench with one key-value get or one SQLite
+#      select per request),
 #      process start -> first 200, `ctr run -d` -> first 200
 #      (scripts/coldstart.py), memory of idle pods (PSS/RSS);
 #   5. takes the rig down, runs the criterion micro-benchmarks of

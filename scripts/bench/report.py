@@ -36,6 +36,8 @@ T_POD_PSS_MIB = 16
 T_FURTHER_POD_MIB = 5
 T_PODS = 50
 T_CONNS = 50
+# Issue 9: one key-value get / one SQLite select per request, against hello.
+T_STATE_RPS = 0.7
 
 # (id, what) in the order the report lists them; the ids are the headings
 # of docs/performance-notes.md.
@@ -50,6 +52,8 @@ TARGETS = [
     ("pod-memory", f"one idle pod: PSS of all its processes <= {T_POD_PSS_MIB} MiB"),
     ("further-pod-memory", f"each further pod: <= {T_FURTHER_POD_MIB} MiB PSS"),
     ("pods-50", f"{T_PODS} pods run at once"),
+    ("kv-throughput", f"key-value get per request, {T_CONNS} connections: req/s >= {T_STATE_RPS}x hello"),
+    ("sqlite-throughput", f"SQLite select per request, {T_CONNS} connections: req/s >= {T_STATE_RPS}x hello"),
 ]
 
 
@@ -189,6 +193,9 @@ def targets(d):
     tp("hello-p3-throughput", TARGETS[2][1], "up-hello-p3", "wasmtime-hello-p3", "wasmtime serve", T_P3_RPS, True)
     tp("shim-throughput", TARGETS[3][1], "shim-hello", "up-hello", "spinshim up", T_SHIM_RPS, True)
 
+    tp("kv-throughput", TARGETS[9][1], "up-kv", "up-hello", "spinshim up hello", T_STATE_RPS, True)
+    tp("sqlite-throughput", TARGETS[10][1], "up-sqlite", "up-hello", "spinshim up hello", T_STATE_RPS, True)
+
     floor = median(d.procstart("wasmtime-hello").get("samples_ms", []))
     floor_s = f"wasmtime serve process start -> 200 (floor): {f1(floor)} ms" if floor is not None else ""
     for tid, what, mode, goal in (("coldstart-warm", TARGETS[4][1], "warm", T_COLD_WARM_MS),
@@ -254,6 +261,8 @@ STYLE = {
     "shim-hello": dict(color="#2ca02c", ls="--", marker="^"),
     "up-hello-p3": dict(color="#9467bd", ls="-.", marker="D"),
     "wasmtime-hello-p3": dict(color="#ff7f0e", ls=":", marker="v"),
+    "up-kv": dict(color="#8c564b", ls="-", marker="P"),
+    "up-sqlite": dict(color="#e377c2", ls="-", marker="X"),
 }
 
 
@@ -530,13 +539,16 @@ def report(d, notes, chart_rel, notes_rel):
     # Throughput.
     w("## Throughput and latency")
     w("")
-    w(f"wrk, {p.get('duration_s')} s per run, `-t min(2, connections)`, keep-alive GET / on 127.0.0.1; "
+    w(f"wrk, {p.get('duration_s')} s per run, `-t min(2, connections)`, keep-alive GET / on 127.0.0.1 "
+      f"(state-bench: GET /kv, one key-value get, or GET /sql, one SQLite select, per request); "
       f"median of {p.get('reps')} runs per figure (p50/p99: the median over runs of each run's percentile). "
       f"Ratio = this server's figure / the peer's.")
     w("")
     comps = [("hello", "up-hello", "wasmtime-hello"),
              ("hello", "shim-hello", "up-hello"),
-             ("hello-p3", "up-hello-p3", "wasmtime-hello-p3")]
+             ("hello-p3", "up-hello-p3", "wasmtime-hello-p3"),
+             ("state-bench /kv", "up-kv", "up-hello"),
+             ("state-bench /sql", "up-sqlite", "up-hello")]
     rows = []
     for c in d.conns:
         for app, a, b in comps:
@@ -694,12 +706,15 @@ def report(d, notes, chart_rel, notes_rel):
       "apps, starts a private containerd 1.7 and registry (`scripts/rig.sh`), pushes `images/hello` with "
       "`spinshim push` and pulls it with `ctr images pull --plain-http`.")
     w("- Components: `images/hello` (spin-sdk 5, wasi:http 0.2, a fresh instance per request) and "
-      "`images/hello-p3` (spin-sdk 7, WASIp3); both servers get the same `.wasm`.")
+      "`images/hello-p3` (spin-sdk 7, WASIp3); both servers get the same `.wasm`. "
+      "`images/state-bench` (spin-sdk 5): `GET /kv` opens the default key-value store and gets one key, "
+      "`GET /sql` opens the default SQLite database and runs one primary-key select; each of its two servers "
+      "has its own fresh state dir, seeded with `--key-value` and `--sqlite`.")
     w("- Servers: `spinshim up --from images/<app> --listen 127.0.0.1:<port>`; "
       "`wasmtime serve -S cli=y --addr 127.0.0.1:<port> <app>.wasm` (its defaults otherwise: one request per "
       "instance for 0.2, reuse for p3); the shim as `ctr run -d --net-host --runtime io.containerd.spin.v2 "
       "--env SPIN_HTTP_LISTEN_ADDR=127.0.0.1:<port> <image> <id> /` (host networking).")
-    w(f"- Throughput: all five servers run at once, idle but for the one under load. Each gets "
+    w(f"- Throughput: all seven servers run at once, idle but for the one under load. Each gets "
       f"{p.get('warmup_s')} s of untimed wrk first. Then for each connection count ({', '.join(map(str, p.get('conns', [])))}) "
       f"and each of {p.get('reps')} rounds, every server gets one {p.get('duration_s')} s wrk run, the order "
       f"rotated (and reversed every other round), so A and B alternate and drift reaches all alike. "

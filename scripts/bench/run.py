@@ -203,10 +203,11 @@ class Ctr:
 class ProcServer:
     """`spinshim up` or `wasmtime serve`, as a child process."""
 
-    def __init__(self, key, argv_for_port, work):
+    def __init__(self, key, argv_for_port, work, path="/"):
         self.key = key
         self.argv_for_port = argv_for_port
         self.work = work
+        self.path = path
         self.proc = None
         self.port = None
 
@@ -292,10 +293,10 @@ def stop_pods(ctr, cids):
 
 # --- phase 1: throughput --------------------------------------------------------
 
-def wrk(port, conns, duration, out_path):
+def wrk(port, conns, duration, out_path, path="/"):
     threads = min(2, conns)
     argv = ["wrk", "-t", str(threads), "-c", str(conns), "-d", f"{duration}s", "--latency",
-            "-s", LUA, f"http://127.0.0.1:{port}/"]
+            "-s", LUA, f"http://127.0.0.1:{port}{path}"]
     p = subprocess.run(argv, capture_output=True, text=True, timeout=duration + 60)
     with open(out_path, "w") as f:
         f.write("$ " + " ".join(argv) + "\n" + p.stdout + p.stderr)
@@ -322,7 +323,8 @@ def phase_throughput(a, servers, work):
     try:
         # Warm-up: compile caches, pooling slots, page cache, connection paths.
         for s in servers:
-            wrk(s.port, max(conns_list), a.warmup, os.path.join(wrk_dir, f"warmup-{s.key}.txt"))
+            wrk(s.port, max(conns_list), a.warmup, os.path.join(wrk_dir, f"warmup-{s.key}.txt"),
+                getattr(s, "path", "/"))
         total = len(conns_list) * a.reps * len(servers)
         n = 0
         for conns in conns_list:
@@ -334,7 +336,7 @@ def phase_throughput(a, servers, work):
                 for s in order:
                     n += 1
                     out = os.path.join(wrk_dir, f"{s.key}-c{conns}-r{rep}.txt")
-                    r = wrk(s.port, conns, a.duration, out)
+                    r = wrk(s.port, conns, a.duration, out, getattr(s, "path", "/"))
                     if not s.alive():
                         raise RuntimeError(f"{s.key} died during wrk (see {work.logs})")
                     r.update(server=s.key, conns=conns, rep=rep)
@@ -511,6 +513,7 @@ def main():
     p.add_argument("--image", required=True, help="the pulled hello image in containerd 1.7")
     p.add_argument("--hello-app", default=os.path.join(REPO, "images", "hello"))
     p.add_argument("--hello-p3-app", default=os.path.join(REPO, "images", "hello-p3"))
+    p.add_argument("--state-app", default=os.path.join(REPO, "images", "state-bench"))
     p.add_argument("--hello-wasm", default=os.path.join(REPO, "images/target/wasm32-wasip2/release/hello.wasm"))
     p.add_argument("--hello-p3-wasm", default=os.path.join(REPO, "images/target/wasm32-wasip2/release/hello_p3.wasm"))
     p.add_argument("--reps", type=int, default=5)
@@ -533,6 +536,17 @@ def main():
     def up(key, app):
         return ProcServer(key, lambda port: [a.spinshim, "up", "--from", app, "--listen", f"127.0.0.1:{port}"], work)
 
+    def up_state(key, path):
+        """images/state-bench with fresh stores seeded as the guest expects;
+        each server gets its own state dir, so nothing carries over."""
+        def argv(port):
+            state_dir = os.path.join(work.root, f"state-{key}-{port}")
+            return [a.spinshim, "up", "--from", a.state_app, "--listen", f"127.0.0.1:{port}",
+                    "--state-dir", state_dir, "--key-value", "greeting=Hello, Spin!",
+                    "--sqlite", "CREATE TABLE greetings (id INTEGER PRIMARY KEY, value TEXT); "
+                                "INSERT INTO greetings VALUES (1, 'Hello, Spin!')"]
+        return ProcServer(key, argv, work, path)
+
     def wasmtime(key, wasm):
         return ProcServer(key, lambda port: [a.wasmtime, "serve", "-S", "cli=y",
                                              "-C", f"cache-config={a.wasmtime_cache_config}",
@@ -553,6 +567,8 @@ def main():
             "shim-hello": {"label": "shim via containerd 1.7", "app": "hello", "kind": "shim"},
             "up-hello-p3": {"label": "spinshim up", "app": "hello-p3", "kind": "up"},
             "wasmtime-hello-p3": {"label": "wasmtime serve", "app": "hello-p3", "kind": "wasmtime"},
+            "up-kv": {"label": "spinshim up", "app": "state-bench GET /kv (key-value get)", "kind": "up"},
+            "up-sqlite": {"label": "spinshim up", "app": "state-bench GET /sql (SQLite select)", "kind": "up"},
         },
     }
     results["meta"]["started"] = datetime.datetime.now().astimezone().isoformat(timespec="seconds")
@@ -569,13 +585,15 @@ def main():
         os.replace(tmp, a.out)
 
     if "throughput" in phases:
-        log(f"phase 1: throughput, {a.reps} reps x {a.conns} connections x 5 servers x {a.duration}s")
+        log(f"phase 1: throughput, {a.reps} reps x {a.conns} connections x 7 servers x {a.duration}s")
         servers = [
             up("up-hello", a.hello_app),
             wasmtime("wasmtime-hello", a.hello_wasm),
             Pod(ctr, a.image, f"bench-tput-{os.getpid()}"),
             up("up-hello-p3", a.hello_p3_app),
             wasmtime("wasmtime-hello-p3", a.hello_p3_wasm),
+            up_state("up-kv", "/kv"),
+            up_state("up-sqlite", "/sql"),
         ]
         servers[2].key = "shim-hello"
         results["throughput"] = phase_throughput(a, servers, work)

@@ -18,6 +18,7 @@
 pub mod key_value;
 pub mod outbound_http;
 pub mod sqlite;
+mod sqlite_threads;
 pub mod variables;
 
 use std::future::Future;

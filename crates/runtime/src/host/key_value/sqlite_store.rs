@@ -62,7 +62,7 @@ impl SqliteStore {
         }
     }
 
-    /// Runs `work` on the connection in a blocking task, so that SQLite
+    /// Runs `work` on the connection on an SQLite thread, so that SQLite
     /// never blocks the async runtime.
     async fn with<T: Send + 'static>(
         &self,
@@ -70,22 +70,34 @@ impl SqliteStore {
     ) -> Result<T> {
         let connection = self.connection.clone();
         let label = self.label.clone();
-        tokio::task::spawn_blocking(move || {
+        crate::host::sqlite_threads::run(move || {
             let connection = connection.lock().unwrap_or_else(|e| e.into_inner());
             work(&connection, &label)
         })
-        .await
-        .context("the SQLite task did not finish")?
+        .await?
+    }
+
+    /// A point read: run in place when the connection is free (a B-tree
+    /// lookup in SQLite's page cache, a few microseconds; a hand-off to
+    /// another thread costs more than the read), else on an SQLite thread.
+    async fn read<T: Send + 'static>(
+        &self,
+        work: impl FnOnce(&Connection, &str) -> Result<T> + Send + 'static,
+    ) -> Result<T> {
+        if let Ok(connection) = self.connection.try_lock() {
+            return work(&connection, &self.label);
+        }
+        self.with(work).await
     }
 
     pub async fn get(&self, key: &str) -> Result<Option<Vec<u8>>> {
         let key = key.to_string();
-        self.with(move |db, store| get(db, store, &key)).await
+        self.read(move |db, store| get(db, store, &key)).await
     }
 
     pub async fn exists(&self, key: &str) -> Result<bool> {
         let key = key.to_string();
-        self.with(move |db, store| {
+        self.read(move |db, store| {
             let mut stmt =
                 db.prepare_cached("SELECT 1 FROM spin_key_value WHERE store = ?1 AND key = ?2")?;
             Ok(stmt.exists(params![store, key])?)

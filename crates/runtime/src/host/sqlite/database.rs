@@ -9,7 +9,8 @@
 //! database is one connection that every open shares, so it keeps its
 //! data (and `--sqlite` seeds) for the life of the process.
 //!
-//! Statements run in blocking tasks, never on the async runtime's threads.
+//! Statements run on the SQLite threads (`host::sqlite_threads`), never on
+//! the async runtime's threads.
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
@@ -108,22 +109,20 @@ impl Database {
 
     /// A connection for one guest `open`, held until dropped.
     pub async fn connect(self: &Arc<Self>) -> Result<DbConnection> {
-        if self.path.is_none() {
-            let shared = self.lock_idle().first().cloned();
-            if let Some(shared) = shared {
-                return Ok(DbConnection::new(self.clone(), shared));
+        let reused = match self.path {
+            None => self.lock_idle().first().cloned(),
+            Some(_) => self.lock_idle().pop(),
+        };
+        let connection = match reused {
+            Some(connection) => connection,
+            None => {
+                let database = self.clone();
+                let connection =
+                    crate::host::sqlite_threads::run(move || database.new_connection()).await??;
+                Arc::new(Mutex::new(connection))
             }
-        } else if let Some(idle) = self.lock_idle().pop() {
-            return Ok(DbConnection::new(self.clone(), idle));
-        }
-        let database = self.clone();
-        let connection = tokio::task::spawn_blocking(move || database.new_connection())
-            .await
-            .context("the SQLite task did not finish")??;
-        Ok(DbConnection::new(
-            self.clone(),
-            Arc::new(Mutex::new(connection)),
-        ))
+        };
+        DbConnection::new(self.clone(), connection).await
     }
 
     /// Runs a batch of statements (`--sqlite`), all of them.
@@ -181,20 +180,32 @@ pub struct DbConnection {
 }
 
 impl DbConnection {
-    fn new(database: Arc<Database>, connection: Arc<Mutex<Connection>>) -> Self {
-        let (rowid_at_open, total_changes_at_open) = {
-            let db = connection.lock().unwrap_or_else(|e| e.into_inner());
+    async fn new(database: Arc<Database>, connection: Arc<Mutex<Connection>>) -> Result<Self> {
+        fn counters(db: &Connection) -> (i64, u64) {
             (db.last_insert_rowid(), db.total_changes())
+        }
+        // Another holder of a shared in-memory connection may be running
+        // a statement: then wait for it off the async threads.
+        let now = connection.try_lock().ok().map(|db| counters(&db));
+        let (rowid_at_open, total_changes_at_open) = match now {
+            Some(counters) => counters,
+            None => {
+                let shared = connection.clone();
+                crate::host::sqlite_threads::run(move || {
+                    counters(&shared.lock().unwrap_or_else(|e| e.into_inner()))
+                })
+                .await?
+            }
         };
-        Self {
+        Ok(Self {
             database,
             connection: Some(connection),
             rowid_at_open,
             total_changes_at_open,
-        }
+        })
     }
 
-    /// Runs `work` on the connection in a blocking task; an error is the
+    /// Runs `work` on the connection on an SQLite thread; an error is the
     /// message guests see in `io(...)`.
     async fn with<T: Send + 'static>(
         &self,
@@ -203,7 +214,7 @@ impl DbConnection {
         let Some(connection) = self.connection.clone() else {
             return Err("the connection is closed".to_string());
         };
-        tokio::task::spawn_blocking(move || {
+        crate::host::sqlite_threads::run(move || {
             let connection = connection.lock().unwrap_or_else(|e| e.into_inner());
             work(&connection).map_err(|err| guest_message(&err))
         })
@@ -218,7 +229,19 @@ impl DbConnection {
     }
 
     /// Runs one statement with positional parameters.
+    ///
+    /// A query (`SELECT`/`WITH`/`VALUES` that SQLite says changes nothing,
+    /// outside a transaction) runs in place when the connection is free:
+    /// it reads SQLite's page cache, and a hand-off to another thread costs
+    /// more than the query. Everything else runs on an SQLite thread.
     pub async fn execute(&self, statement: String, parameters: Vec<Value>) -> Result<Rows, String> {
+        if let Some(connection) = &self.connection {
+            if let Ok(db) = connection.try_lock() {
+                if is_plain_query(&db, &statement) {
+                    return execute(&db, &statement, parameters).map_err(|err| guest_message(&err));
+                }
+            }
+        }
         self.with(move |db| execute(db, &statement, parameters))
             .await
     }
@@ -268,6 +291,24 @@ fn guest_message(err: &anyhow::Error) -> String {
         }) => format!("{msg} in {sql} at offset {offset}"),
         _ => err.to_string(),
     }
+}
+
+/// Whether `sql` only reads: no writes, no transaction control, no attach,
+/// and no transaction open on the connection (whose end would fsync).
+fn is_plain_query(db: &Connection, sql: &str) -> bool {
+    let first_word = sql
+        .trim_start()
+        .split(|c: char| !c.is_ascii_alphabetic())
+        .next()
+        .unwrap_or_default();
+    let query = ["select", "with", "values"]
+        .iter()
+        .any(|word| first_word.eq_ignore_ascii_case(word));
+    query
+        && db.is_autocommit()
+        && db
+            .prepare_cached(sql)
+            .is_ok_and(|statement| statement.readonly())
 }
 
 fn execute(db: &Connection, sql: &str, parameters: Vec<Value>) -> Result<Rows> {
@@ -455,5 +496,30 @@ mod tests {
                 "the open transaction was rolled back"
             );
         });
+    }
+
+    #[test]
+    fn only_plain_queries_run_in_place() {
+        let db = Connection::open_in_memory().unwrap();
+        db.execute_batch("CREATE TABLE t (v)").unwrap();
+        assert!(is_plain_query(&db, "SELECT v FROM t"));
+        assert!(is_plain_query(
+            &db,
+            "  with x AS (SELECT 1) SELECT * FROM x"
+        ));
+        for sql in [
+            "INSERT INTO t VALUES (1)",
+            "BEGIN",
+            "COMMIT",
+            "SELEC 1",
+            "PRAGMA user_version",
+        ] {
+            assert!(!is_plain_query(&db, sql), "{sql}");
+        }
+        db.execute_batch("BEGIN").unwrap();
+        assert!(
+            !is_plain_query(&db, "SELECT v FROM t"),
+            "inside a transaction"
+        );
     }
 }
