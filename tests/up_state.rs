@@ -303,6 +303,59 @@ async fn the_default_state_dir_is_dot_spin_beside_the_manifest() -> Result<()> {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn an_empty_state_dir_keeps_everything_in_memory() -> Result<()> {
+    let dir = tempfile::tempdir()?;
+    let config = runtime_config(dir.path(), "[key_value_store.other]\ntype = \"spin\"\n")?;
+    let up = Up::start(
+        &sample_app("state"),
+        &[
+            "--state-dir",
+            "",
+            "--runtime-config-file",
+            &config,
+            "--sqlite",
+            "CREATE TABLE t (v)",
+        ],
+        &[],
+    )?;
+    expect(up.addr, "PUT", "/kv/default/k", b"memory", (200, "stored")).await;
+    expect(up.addr, "GET", "/kv/default/k", b"", (200, "memory")).await;
+    let (status, answer) = sql(
+        up.addr,
+        "v2",
+        "default",
+        "INSERT INTO t VALUES (1)",
+        json!([]),
+    )
+    .await;
+    assert_eq!(status, 200, "the seeded in-memory table is there: {answer}");
+    let (_, answer) = sql(
+        up.addr,
+        "v2",
+        "default",
+        "SELECT count(*) FROM t",
+        json!([]),
+    )
+    .await;
+    assert_eq!(
+        answer["rows"],
+        json!([[{"integer": 1}]]),
+        "and kept between requests"
+    );
+    let files: Vec<_> = std::fs::read_dir(dir.path())?.collect();
+    assert_eq!(
+        files.len(),
+        1,
+        "nothing but the runtime config was written: {files:?}"
+    );
+    assert!(
+        !sample_app("state").join(".spin").exists(),
+        "no .spin beside the manifest"
+    );
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn key_value_and_sqlite_seeds_are_written_before_serving() -> Result<()> {
     let dir = tempfile::tempdir()?;
     let seed_file = dir.path().join("seed.sql");
@@ -629,6 +682,23 @@ fn bad_state_configuration_stops_start_up_naming_what_is_wrong() -> Result<()> {
             needles,
         )?;
     }
+    // --sqlite @FILE:LABEL for a database nothing defines.
+    let seed = dir.path().join("seed.sql");
+    std::fs::write(&seed, "SELECT 1")?;
+    let config = runtime_config(dir.path(), OTHER_STORE)?;
+    assert_start_fails(
+        &app,
+        addr(),
+        &[
+            "--runtime-config-file",
+            &config,
+            "--state-dir",
+            &state_dir,
+            "--sqlite",
+            &format!("@{}:reports", seed.display()),
+        ],
+        &["--sqlite @", "\"reports\""],
+    )?;
     // A default store file that is not a database.
     let state = dir.path().join("corrupt");
     std::fs::create_dir_all(&state)?;

@@ -10,7 +10,7 @@ use indexmap::IndexMap;
 use spinshim_app::runtime_config::RuntimeConfig;
 use spinshim_app::variables::{parse_variable_arg, Providers};
 use spinshim_runtime::{
-    App, FromLock, HttpTriggerOptions, StartOptions, StateDirChoice, StateSeed,
+    App, FromLock, HttpTriggerOptions, SqlSeed, StartOptions, StateDirChoice, StateSeed,
 };
 
 /// Where `up` listens unless told otherwise (Spin's default).
@@ -35,8 +35,8 @@ pub struct UpArgs {
     #[arg(long, value_name = "FILE", env = "RUNTIME_CONFIG_FILE")]
     runtime_config_file: Option<PathBuf>,
 
-    /// Where key-value stores and SQLite databases live [default: .spin beside the manifest].
-    #[arg(long, value_name = "DIR")]
+    /// Where key-value stores and SQLite databases live; "" keeps them in memory [default: .spin beside the manifest].
+    #[arg(long, value_name = "DIR", value_parser = clap::builder::TypedValueParser::map(clap::builder::OsStringValueParser::new(), PathBuf::from))]
     state_dir: Option<PathBuf>,
 
     /// Set a key in the default key-value store before serving (repeatable).
@@ -78,6 +78,8 @@ async fn serve(args: UpArgs) -> Result<()> {
         .collect::<Result<_, _>>()?;
     let providers = Providers::from_process(static_values);
     let state_dir = match &args.state_dir {
+        // As in Spin, `--state-dir ""` keeps every store in memory.
+        Some(dir) if dir.as_os_str().is_empty() => StateDirChoice::None,
         Some(dir) => StateDirChoice::Explicit(dir.clone()),
         None => StateDirChoice::Default(app_dir(&args.from).join(".spin")),
     };
@@ -130,14 +132,40 @@ fn seed(args: &UpArgs) -> Result<StateSeed> {
     let sqlite_statements = args
         .sqlite_statements
         .iter()
-        .map(|arg| match arg.strip_prefix('@') {
-            Some(file) => std::fs::read_to_string(file)
-                .with_context(|| format!("--sqlite @{file}: reading the file")),
-            None => Ok(arg.clone()),
-        })
+        .map(|arg| sql_seed(arg))
         .collect::<Result<_>>()?;
     Ok(StateSeed {
         key_values,
         sqlite_statements,
+    })
+}
+
+/// One `--sqlite` value: a statement for the `default` database, or
+/// `@FILE` / `@FILE:LABEL` (as in Spin, split at the first `:`).
+fn sql_seed(arg: &str) -> Result<SqlSeed> {
+    let Some(spec) = arg.strip_prefix('@') else {
+        return Ok(SqlSeed {
+            database: "default".to_string(),
+            sql: arg.to_string(),
+            origin: format!("{arg:?}"),
+        });
+    };
+    let spec = spec.trim();
+    let (file, database) = match spec.split_once(':') {
+        Some((file, label)) => (file.trim(), label.trim()),
+        None => (spec, "default"),
+    };
+    if file.is_empty() {
+        bail!("--sqlite @{spec}: no file named");
+    }
+    if database.is_empty() {
+        bail!("--sqlite @{spec}: the database label after ':' is empty");
+    }
+    let sql = std::fs::read_to_string(file)
+        .with_context(|| format!("--sqlite @{spec}: reading {file}"))?;
+    Ok(SqlSeed {
+        database: database.to_string(),
+        sql,
+        origin: format!("@{spec}"),
     })
 }

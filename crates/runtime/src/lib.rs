@@ -26,6 +26,6 @@ pub mod trigger;
 pub use app::{App, StartOptions, StateDirChoice};
 pub use code::{CodeSource, ComponentCode, FromLock, Precompiler};
 pub use engine::{build_engine, EngineOptions, EpochTicker, RuntimeEngine};
-pub use host::StateSeed;
+pub use host::{SqlSeed, StateSeed};
 pub use prepare::{PrepareOptions, PreparedApp};
 pub use trigger::http::{HttpTrigger, HttpTriggerOptions};

@@ -62,9 +62,19 @@ pub struct ComponentContext<'a> {
 pub struct StateSeed {
     /// `KEY=VALUE` pairs for the `default` key-value store.
     pub key_values: Vec<(String, String)>,
-    /// SQL statements (or `@FILE` contents, already read) for the
-    /// `default` database, in order.
-    pub sqlite_statements: Vec<String>,
+    /// SQL to run before serving, in order.
+    pub sqlite_statements: Vec<SqlSeed>,
+}
+
+/// SQL to run on one database at start-up (`--sqlite`).
+#[derive(Clone, Debug)]
+pub struct SqlSeed {
+    /// The database's label (`default` unless `@FILE:LABEL` names one).
+    pub database: String,
+    /// The statements (an `@FILE`'s contents, already read).
+    pub sql: String,
+    /// How the user wrote it, for error messages.
+    pub origin: String,
 }
 
 /// A host capability. See the module documentation.

@@ -9,6 +9,7 @@
 //! the next job without sleeping.
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc::{channel, Receiver, Sender};
 use std::sync::{Arc, Mutex, OnceLock};
 
@@ -19,14 +20,21 @@ type Job = Box<dyn FnOnce() + Send>;
 /// At most this many threads, however many cores.
 const MAX_THREADS: usize = 4;
 
+/// Jobs queued or running on the SQLite threads.
+static PENDING: AtomicUsize = AtomicUsize::new(0);
+
+fn thread_count() -> usize {
+    std::thread::available_parallelism()
+        .map_or(2, usize::from)
+        .clamp(2, MAX_THREADS)
+}
+
 fn queue() -> &'static Mutex<Sender<Job>> {
     static QUEUE: OnceLock<Mutex<Sender<Job>>> = OnceLock::new();
     QUEUE.get_or_init(|| {
         let (sender, receiver) = channel::<Job>();
         let receiver = Arc::new(Mutex::new(receiver));
-        let threads = std::thread::available_parallelism()
-            .map_or(2, usize::from)
-            .clamp(2, MAX_THREADS);
+        let threads = thread_count();
         for index in 0..threads {
             let receiver = receiver.clone();
             let spawned = std::thread::Builder::new()
@@ -50,12 +58,21 @@ fn work(receiver: &Mutex<Receiver<Job>>) {
         // A panic fails that call (its result channel is dropped), not the
         // thread.
         let _ = catch_unwind(AssertUnwindSafe(job));
+        PENDING.fetch_sub(1, Ordering::Relaxed);
     }
 }
 
 /// Runs `work` on an SQLite thread and waits for its result without
-/// blocking the caller's thread.
+/// blocking the caller's thread. When every SQLite thread is taken (long
+/// statements, writers waiting for a lock), the call goes to tokio's
+/// blocking pool instead, so one slow database does not stall the others.
 pub async fn run<T: Send + 'static>(work: impl FnOnce() -> T + Send + 'static) -> Result<T> {
+    if PENDING.load(Ordering::Relaxed) >= thread_count() {
+        return tokio::task::spawn_blocking(work)
+            .await
+            .map_err(|_| anyhow!("the SQLite call failed inside the host (internal error)"));
+    }
+    PENDING.fetch_add(1, Ordering::Relaxed);
     let (answer, answered) = tokio::sync::oneshot::channel();
     let job: Job = Box::new(move || {
         let _ = answer.send(work());
@@ -64,7 +81,10 @@ pub async fn run<T: Send + 'static>(work: impl FnOnce() -> T + Send + 'static) -
         .lock()
         .unwrap_or_else(|e| e.into_inner())
         .send(job)
-        .map_err(|_| anyhow!("the SQLite threads are gone"))?;
+        .map_err(|_| {
+            PENDING.fetch_sub(1, Ordering::Relaxed);
+            anyhow!("the SQLite threads are gone")
+        })?;
     answered
         .await
         .map_err(|_| anyhow!("the SQLite call failed inside the host (internal error)"))

@@ -33,8 +33,8 @@ pub struct RedisStore {
 impl RedisStore {
     /// Connects to `url`; a server that is down fails start-up.
     pub async fn connect(url: &str) -> Result<Self> {
-        let client =
-            redis::Client::open(url).with_context(|| format!("invalid Redis URL {url}"))?;
+        let client = redis::Client::open(url)
+            .with_context(|| format!("invalid Redis URL {}", redact(url)))?;
         let config = ConnectionManagerConfig::new()
             .set_connection_timeout(Some(TIMEOUT))
             .set_response_timeout(Some(TIMEOUT))

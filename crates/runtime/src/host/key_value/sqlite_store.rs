@@ -78,7 +78,7 @@ impl SqliteStore {
     }
 
     /// A point read: run in place when the connection is free (a B-tree
-    /// lookup in SQLite's page cache, a few microseconds; a hand-off to
+    /// lookup in SQLite's page cache; a hand-off to
     /// another thread costs more than the read), else on an SQLite thread.
     async fn read<T: Send + 'static>(
         &self,

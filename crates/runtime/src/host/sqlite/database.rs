@@ -2,30 +2,44 @@
 //!
 //! Each guest `open` holds its own connection until it drops the handle,
 //! so a guest's transaction, `changes` and `last-insert-rowid` are its
-//! own. File connections are pooled between opens (opening one costs a
-//! file open and a schema read, too much per request); WAL lets readers
-//! run beside a writer, and the busy timeout makes a writer wait for
-//! another instead of failing with "database is locked". An in-memory
-//! database is one connection that every open shares, so it keeps its
-//! data (and `--sqlite` seeds) for the life of the process.
+//! own. Connections are pooled between opens (opening one costs a file
+//! open and a schema read, too much per request): a returned connection
+//! has any open transaction rolled back, and one whose holder changed
+//! state that would outlive it (a PRAGMA, ATTACH/DETACH, TEMP objects; the
+//! authorizer watches) is closed instead. WAL lets readers run beside a
+//! writer, and the busy timeout makes a writer wait for another instead of
+//! failing with "database is locked". An in-memory database is an SQLite
+//! `memdb` shared by its connections, kept for the life of the process, so
+//! it keeps its data (and `--sqlite` seeds).
 //!
-//! Statements run on the SQLite threads (`host::sqlite_threads`), never on
-//! the async runtime's threads.
+//! Statements run on the SQLite threads (`host::sqlite_threads`), except
+//! short read-only queries, which run in place (see [`DbConnection::execute`]).
 
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use anyhow::{Context as _, Result};
+use rusqlite::fallible_iterator::FallibleIterator as _;
 use rusqlite::hooks::{AuthAction, AuthContext, Authorization};
 use rusqlite::types::{Value as SqlValue, ValueRef};
 use rusqlite::Connection;
 
+use crate::host::sqlite_threads;
+
 /// How long a writer waits for another.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 
-/// Idle file connections kept per database.
+/// Idle connections kept per database.
 const MAX_IDLE: usize = 16;
+
+/// SQLite VM steps between two calls of the progress handler.
+const STEPS_PER_CHECK: i32 = 1000;
+
+/// Progress-handler calls a query run in place may take (100,000 VM steps)
+/// before it is interrupted and run again on an SQLite thread.
+const IN_PLACE_CHECKS: i64 = 100;
 
 /// The most a query result may hold, as in Spin.
 pub const MAX_RESULT_BYTES: usize = 128 << 20;
@@ -47,46 +61,92 @@ pub struct Rows {
     pub rows: Vec<Vec<Value>>,
 }
 
+/// One connection and what its hooks report about it.
+struct Pooled {
+    connection: Mutex<Connection>,
+    /// Set by the authorizer when a holder changed state that would
+    /// outlive it; such a connection is not pooled again.
+    tainted: Arc<AtomicBool>,
+    /// Progress-handler calls the running statement may still take; the
+    /// handler interrupts it at 0. Unlimited except for in-place queries.
+    checks_left: Arc<AtomicI64>,
+}
+
+impl Pooled {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Connection> {
+        self.connection.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+/// Where a database lives.
+enum Location {
+    File(PathBuf),
+    /// A `memdb` URI, and one connection that keeps the database alive.
+    Memory {
+        uri: String,
+        _keeper: Mutex<Connection>,
+    },
+}
+
 /// A database of the app.
 pub struct Database {
     label: Arc<str>,
-    path: Option<PathBuf>,
+    location: Location,
     allow_attach_file: bool,
-    /// In memory: the one shared connection. A file: idle connections.
-    idle: Mutex<Vec<Arc<Mutex<Connection>>>>,
+    idle: Mutex<Vec<Arc<Pooled>>>,
 }
 
 impl Database {
     /// Opens the database (creating the file and its directory if
     /// needed) and checks that it is one; errors name the file.
     pub fn open(label: &str, path: Option<&Path>, allow_attach_file: bool) -> Result<Self> {
+        let location = match path {
+            Some(path) => Location::File(path.to_owned()),
+            None => {
+                static NEXT: AtomicU64 = AtomicU64::new(0);
+                let n = NEXT.fetch_add(1, Ordering::Relaxed);
+                let uri = format!(
+                    "file:/spinshim-{}-{n}-{label}?vfs=memdb",
+                    std::process::id()
+                );
+                let keeper = Connection::open(&uri).context("creating an in-memory database")?;
+                Location::Memory {
+                    uri,
+                    _keeper: Mutex::new(keeper),
+                }
+            }
+        };
         let database = Self {
             label: label.into(),
-            path: path.map(Path::to_owned),
+            location,
             allow_attach_file,
             idle: Mutex::new(Vec::new()),
         };
         let first = database.new_connection()?;
-        database.lock_idle().push(Arc::new(Mutex::new(first)));
+        database.lock_idle().push(Arc::new(first));
         Ok(database)
     }
 
     /// The file, or that the database is in memory.
     pub fn location(&self) -> String {
-        match &self.path {
-            Some(path) => format!("\"{}\"", path.display()),
-            None => "a temporary in-memory database".to_string(),
+        match &self.location {
+            Location::File(path) => format!("\"{}\"", path.display()),
+            Location::Memory { .. } => "a temporary in-memory database".to_string(),
         }
     }
 
-    fn lock_idle(&self) -> std::sync::MutexGuard<'_, Vec<Arc<Mutex<Connection>>>> {
+    fn lock_idle(&self) -> std::sync::MutexGuard<'_, Vec<Arc<Pooled>>> {
         self.idle.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    fn new_connection(&self) -> Result<Connection> {
-        let mut connection = match &self.path {
-            None => Connection::open_in_memory()?,
-            Some(path) => {
+    fn new_connection(&self) -> Result<Pooled> {
+        let mut connection = match &self.location {
+            Location::Memory { uri, .. } => {
+                let connection = Connection::open(uri).context("opening the in-memory database")?;
+                connection.busy_timeout(BUSY_TIMEOUT)?;
+                connection
+            }
+            Location::File(path) => {
                 if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
                     std::fs::create_dir_all(parent)
                         .with_context(|| format!("creating the directory {}", parent.display()))?;
@@ -101,28 +161,36 @@ impl Database {
                 connection
             }
         };
-        if !self.allow_attach_file {
-            connection.authorizer(Some(deny_attaching_files))?;
-        }
-        Ok(connection)
+        let tainted = Arc::new(AtomicBool::new(false));
+        let checks_left = Arc::new(AtomicI64::new(i64::MAX));
+        let allow_attach_file = self.allow_attach_file;
+        let taint = tainted.clone();
+        connection.authorizer(Some(move |context: AuthContext<'_>| {
+            authorize(context, allow_attach_file, &taint)
+        }))?;
+        let budget = checks_left.clone();
+        connection.progress_handler(
+            STEPS_PER_CHECK,
+            Some(move || budget.fetch_sub(1, Ordering::Relaxed) <= 0),
+        )?;
+        Ok(Pooled {
+            connection: Mutex::new(connection),
+            tainted,
+            checks_left,
+        })
     }
 
     /// A connection for one guest `open`, held until dropped.
     pub async fn connect(self: &Arc<Self>) -> Result<DbConnection> {
-        let reused = match self.path {
-            None => self.lock_idle().first().cloned(),
-            Some(_) => self.lock_idle().pop(),
-        };
-        let connection = match reused {
-            Some(connection) => connection,
+        let reused = self.lock_idle().pop();
+        let pooled = match reused {
+            Some(pooled) => pooled,
             None => {
                 let database = self.clone();
-                let connection =
-                    crate::host::sqlite_threads::run(move || database.new_connection()).await??;
-                Arc::new(Mutex::new(connection))
+                Arc::new(sqlite_threads::run(move || database.new_connection()).await??)
             }
         };
-        DbConnection::new(self.clone(), connection).await
+        DbConnection::new(self.clone(), pooled).await
     }
 
     /// Runs a batch of statements (`--sqlite`), all of them.
@@ -134,15 +202,15 @@ impl Database {
             .map_err(|message| anyhow::anyhow!("{message}"))
     }
 
-    /// Returns a file connection to the pool, unless it is still in use
-    /// (a cancelled call) or its holder left a transaction that cannot be
+    /// Returns a connection to the pool, unless it is still in use (a
+    /// cancelled call), tainted, or left in a transaction that cannot be
     /// rolled back; such a connection is closed instead.
-    fn give_back(&self, connection: Arc<Mutex<Connection>>) {
-        if self.path.is_none() {
+    fn give_back(&self, pooled: Arc<Pooled>) {
+        if pooled.tainted.load(Ordering::Relaxed) {
             return;
         }
         {
-            let Ok(db) = connection.try_lock() else {
+            let Ok(db) = pooled.connection.try_lock() else {
                 return;
             };
             if !db.is_autocommit() && db.execute_batch("ROLLBACK").is_err() {
@@ -151,56 +219,70 @@ impl Database {
         }
         let mut idle = self.lock_idle();
         if idle.len() < MAX_IDLE {
-            idle.push(connection);
+            idle.push(pooled);
         }
     }
 }
 
-/// `ATTACH` of a file is refused unless the runtime config allows it
-/// (temporary and in-memory databases are fine), as in Spin.
-fn deny_attaching_files(context: AuthContext<'_>) -> Authorization {
+/// The authorizer of every connection: `ATTACH` of a file is refused
+/// unless the runtime config allows it (temporary and in-memory databases
+/// are fine), as in Spin; statements whose effect outlives the holder
+/// taint the connection.
+fn authorize(
+    context: AuthContext<'_>,
+    allow_attach_file: bool,
+    tainted: &AtomicBool,
+) -> Authorization {
     match context.action {
-        AuthAction::Attach { filename } if !filename.is_empty() && filename != ":memory:" => {
-            Authorization::Deny
+        AuthAction::Attach { filename } => {
+            if !allow_attach_file && !filename.is_empty() && filename != ":memory:" {
+                return Authorization::Deny;
+            }
+            tainted.store(true, Ordering::Relaxed);
         }
-        _ => Authorization::Allow,
+        AuthAction::Detach { .. }
+        | AuthAction::Pragma { .. }
+        | AuthAction::CreateTempIndex { .. }
+        | AuthAction::CreateTempTable { .. }
+        | AuthAction::CreateTempTrigger { .. }
+        | AuthAction::CreateTempView { .. } => tainted.store(true, Ordering::Relaxed),
+        _ => {}
     }
+    Authorization::Allow
 }
 
 /// A connection a guest holds.
 ///
-/// A pooled connection remembers its previous holder's last insert and
-/// change count; `last-insert-rowid` and `changes` report 0 until this
-/// holder's own statements move them, as on a fresh connection.
+/// `last-insert-rowid` starts at 0 for every holder, and `changes` reads
+/// 0 until the holder's own statements change rows, as on a fresh
+/// connection.
 pub struct DbConnection {
     database: Arc<Database>,
-    connection: Option<Arc<Mutex<Connection>>>,
-    rowid_at_open: i64,
+    pooled: Option<Arc<Pooled>>,
     total_changes_at_open: u64,
 }
 
 impl DbConnection {
-    async fn new(database: Arc<Database>, connection: Arc<Mutex<Connection>>) -> Result<Self> {
-        fn counters(db: &Connection) -> (i64, u64) {
-            (db.last_insert_rowid(), db.total_changes())
+    async fn new(database: Arc<Database>, pooled: Arc<Pooled>) -> Result<Self> {
+        fn start_fresh(db: &Connection) -> u64 {
+            // SAFETY: the handle belongs to `db`, which the caller holds
+            // locked; the call only sets an integer on the connection.
+            unsafe { rusqlite::ffi::sqlite3_set_last_insert_rowid(db.handle(), 0) };
+            db.total_changes()
         }
-        // Another holder of a shared in-memory connection may be running
-        // a statement: then wait for it off the async threads.
-        let now = connection.try_lock().ok().map(|db| counters(&db));
-        let (rowid_at_open, total_changes_at_open) = match now {
-            Some(counters) => counters,
+        // A connection whose last holder's call was cancelled may still be
+        // running it: then wait for it off the async threads.
+        let now = pooled.connection.try_lock().ok().map(|db| start_fresh(&db));
+        let total_changes_at_open = match now {
+            Some(total) => total,
             None => {
-                let shared = connection.clone();
-                crate::host::sqlite_threads::run(move || {
-                    counters(&shared.lock().unwrap_or_else(|e| e.into_inner()))
-                })
-                .await?
+                let shared = pooled.clone();
+                sqlite_threads::run(move || start_fresh(&shared.lock())).await?
             }
         };
         Ok(Self {
             database,
-            connection: Some(connection),
-            rowid_at_open,
+            pooled: Some(pooled),
             total_changes_at_open,
         })
     }
@@ -211,34 +293,39 @@ impl DbConnection {
         &self,
         work: impl FnOnce(&Connection) -> Result<T> + Send + 'static,
     ) -> Result<T, String> {
-        let Some(connection) = self.connection.clone() else {
+        let Some(pooled) = self.pooled.clone() else {
             return Err("the connection is closed".to_string());
         };
-        crate::host::sqlite_threads::run(move || {
-            let connection = connection.lock().unwrap_or_else(|e| e.into_inner());
-            work(&connection).map_err(|err| guest_message(&err))
-        })
-        .await
-        .unwrap_or_else(|_| Err("internal runtime error".to_string()))
+        sqlite_threads::run(move || work(&pooled.lock()).map_err(|err| guest_message(&err)))
+            .await
+            .unwrap_or_else(|_| Err("internal runtime error".to_string()))
     }
 
     fn with_now<T>(&self, work: impl FnOnce(&Connection) -> T) -> Option<T> {
-        let connection = self.connection.as_ref()?;
-        let connection = connection.lock().unwrap_or_else(|e| e.into_inner());
-        Some(work(&connection))
+        Some(work(&self.pooled.as_ref()?.lock()))
     }
 
-    /// Runs one statement with positional parameters.
+    /// Runs one statement with positional parameters (only the first of
+    /// several, as in Spin).
     ///
     /// A query (`SELECT`/`WITH`/`VALUES` that SQLite says changes nothing,
     /// outside a transaction) runs in place when the connection is free:
     /// it reads SQLite's page cache, and a hand-off to another thread costs
-    /// more than the query. Everything else runs on an SQLite thread.
+    /// more than the query. A query that takes longer than
+    /// [`IN_PLACE_CHECKS`] progress checks is interrupted and run again on
+    /// an SQLite thread (it changed nothing). Everything else runs on an
+    /// SQLite thread.
     pub async fn execute(&self, statement: String, parameters: Vec<Value>) -> Result<Rows, String> {
-        if let Some(connection) = &self.connection {
-            if let Ok(db) = connection.try_lock() {
+        if let Some(pooled) = &self.pooled {
+            if let Ok(db) = pooled.connection.try_lock() {
                 if is_plain_query(&db, &statement) {
-                    return execute(&db, &statement, parameters).map_err(|err| guest_message(&err));
+                    pooled.checks_left.store(IN_PLACE_CHECKS, Ordering::Relaxed);
+                    let result = execute(&db, &statement, parameters.clone());
+                    pooled.checks_left.store(i64::MAX, Ordering::Relaxed);
+                    match result {
+                        Err(err) if was_interrupted(&err) => {}
+                        result => return result.map_err(|err| guest_message(&err)),
+                    }
                 }
             }
         }
@@ -248,11 +335,7 @@ impl DbConnection {
 
     /// The rowid of this holder's last insert (0 before any).
     pub fn last_insert_rowid(&self) -> i64 {
-        self.with_now(|db| match db.last_insert_rowid() {
-            rowid if rowid == self.rowid_at_open => 0,
-            rowid => rowid,
-        })
-        .unwrap_or(0)
+        self.with_now(Connection::last_insert_rowid).unwrap_or(0)
     }
 
     /// Rows changed by this holder's last INSERT, UPDATE or DELETE.
@@ -275,10 +358,16 @@ impl DbConnection {
 
 impl Drop for DbConnection {
     fn drop(&mut self) {
-        if let Some(connection) = self.connection.take() {
-            self.database.give_back(connection);
+        if let Some(pooled) = self.pooled.take() {
+            self.database.give_back(pooled);
         }
     }
+}
+
+fn was_interrupted(err: &anyhow::Error) -> bool {
+    err.downcast_ref::<rusqlite::Error>()
+        .and_then(rusqlite::Error::sqlite_error_code)
+        == Some(rusqlite::ErrorCode::OperationInterrupted)
 }
 
 /// The text of `io(...)`: SQLite's own message, as Spin reports it
@@ -312,7 +401,21 @@ fn is_plain_query(db: &Connection, sql: &str) -> bool {
 }
 
 fn execute(db: &Connection, sql: &str, parameters: Vec<Value>) -> Result<Rows> {
-    let mut statement = db.prepare_cached(sql)?;
+    match db.prepare_cached(sql) {
+        Ok(mut statement) => run_statement(&mut statement, parameters),
+        // As in Spin, of several statements only the first runs.
+        Err(rusqlite::Error::MultipleStatement) => {
+            let mut statements = rusqlite::Batch::new(db, sql);
+            match statements.next()? {
+                Some(mut statement) => run_statement(&mut statement, parameters),
+                None => Ok(Rows::default()),
+            }
+        }
+        Err(err) => Err(err.into()),
+    }
+}
+
+fn run_statement(statement: &mut rusqlite::Statement<'_>, parameters: Vec<Value>) -> Result<Rows> {
     let columns: Vec<String> = statement.column_names().map(str::to_string).collect();
     let parameters = parameters.into_iter().map(SqlValue::from);
     let mut rows = statement.query(rusqlite::params_from_iter(parameters))?;
@@ -521,5 +624,99 @@ mod tests {
             !is_plain_query(&db, "SELECT v FROM t"),
             "inside a transaction"
         );
+    }
+
+    #[test]
+    fn in_memory_holders_share_data_but_not_transactions() {
+        let db = Arc::new(Database::open("m", None, false).unwrap());
+        runtime().block_on(async {
+            let a = db.connect().await.unwrap();
+            let b = db.connect().await.unwrap();
+            a.execute("CREATE TABLE t (v)".into(), vec![])
+                .await
+                .unwrap();
+            a.execute("INSERT INTO t VALUES (1)".into(), vec![])
+                .await
+                .unwrap();
+            a.execute("BEGIN".into(), vec![]).await.unwrap();
+            a.execute("INSERT INTO t VALUES (2)".into(), vec![])
+                .await
+                .unwrap();
+            // (A memdb reader waits for an open write transaction, so b
+            // looks only once a is gone.)
+            drop(a);
+            let seen = b
+                .execute("SELECT count(*) FROM t".into(), vec![])
+                .await
+                .unwrap();
+            assert_eq!(
+                seen.rows,
+                [[Value::Integer(1)]],
+                "a's transaction was rolled back"
+            );
+        });
+    }
+
+    #[test]
+    fn a_connection_whose_holder_left_state_behind_is_not_pooled() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = Arc::new(Database::open("d", Some(&dir.path().join("d.db")), false).unwrap());
+        runtime().block_on(async {
+            let a = db.connect().await.unwrap();
+            a.execute("CREATE TABLE t (v)".into(), vec![])
+                .await
+                .unwrap();
+            a.execute(
+                "CREATE TEMP TRIGGER wipe AFTER INSERT ON t BEGIN DELETE FROM t; END".into(),
+                vec![],
+            )
+            .await
+            .unwrap();
+            drop(a);
+            assert!(
+                db.lock_idle().is_empty(),
+                "the tainted connection was closed"
+            );
+            let b = db.connect().await.unwrap();
+            b.execute("INSERT INTO t VALUES (1)".into(), vec![])
+                .await
+                .unwrap();
+            let seen = b
+                .execute("SELECT count(*) FROM t".into(), vec![])
+                .await
+                .unwrap();
+            assert_eq!(seen.rows, [[Value::Integer(1)]]);
+        });
+    }
+
+    #[test]
+    fn of_several_statements_only_the_first_runs() {
+        let db = Arc::new(Database::open("m", None, false).unwrap());
+        runtime().block_on(async {
+            let c = db.connect().await.unwrap();
+            c.execute("CREATE TABLE t (v); CREATE TABLE u (v)".into(), vec![])
+                .await
+                .unwrap();
+            let tables = c
+                .execute(
+                    "SELECT name FROM sqlite_master ORDER BY name".into(),
+                    vec![],
+                )
+                .await
+                .unwrap();
+            assert_eq!(tables.rows, [[Value::Text("t".into())]]);
+        });
+    }
+
+    #[test]
+    fn a_long_query_leaves_the_async_thread_and_still_answers() {
+        let db = Arc::new(Database::open("m", None, false).unwrap());
+        runtime().block_on(async {
+            let c = db.connect().await.unwrap();
+            let sql = "WITH RECURSIVE n(x) AS (VALUES(1) UNION ALL SELECT x + 1 FROM n WHERE x < 300000) \
+                       SELECT count(*) FROM n";
+            let rows = c.execute(sql.into(), vec![]).await.unwrap();
+            assert_eq!(rows.rows, [[Value::Integer(300000)]]);
+        });
     }
 }

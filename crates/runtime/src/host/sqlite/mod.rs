@@ -116,7 +116,7 @@ async fn connect(component: &ComponentDatabases, label: &str) -> Result<DbConnec
 
 impl InstanceDatabases {
     async fn open(&mut self, label: &str) -> Result<Resource<OpenConnection>, OpenError> {
-        if self.open >= MAX_OPEN_CONNECTIONS {
+        if self.open >= MAX_OPEN_CONNECTIONS && self.component.allowed.contains(label) {
             return Err(OpenError::TooManyConnections);
         }
         let connection = connect(&self.component, label).await?;
@@ -171,8 +171,17 @@ impl Capability for Sqlite {
         let configs: IndexMap<String, DatabaseConfig> =
             ctx.runtime_config.labelled_section("sqlite_database")?;
         let mut wanted = declared_labels(ctx, &configs)?;
-        if !ctx.seed.sqlite_statements.is_empty() {
-            wanted.insert(DEFAULT_LABEL.to_string());
+        for seed in &ctx.seed.sqlite_statements {
+            if seed.database != DEFAULT_LABEL && !configs.contains_key(&seed.database) {
+                bail!(
+                    "--sqlite {}: no database is defined for label \"{}\" (define \
+                     [sqlite_database.{}] in the runtime config)",
+                    seed.origin,
+                    seed.database,
+                    seed.database
+                );
+            }
+            wanted.insert(seed.database.clone());
         }
         let mut databases = HashMap::new();
         for label in wanted {
@@ -181,13 +190,17 @@ impl Capability for Sqlite {
             tracing::info!("SQLite database \"{label}\": {}", database.location());
             databases.insert(label, Arc::new(database));
         }
-        if let Some(default) = databases.get(DEFAULT_LABEL) {
-            for statement in &ctx.seed.sqlite_statements {
-                default
-                    .execute_batch(statement.clone())
-                    .await
-                    .with_context(|| format!("--sqlite: running {statement:?}"))?;
-            }
+        for seed in &ctx.seed.sqlite_statements {
+            let database = &databases[&seed.database];
+            database
+                .execute_batch(seed.sql.clone())
+                .await
+                .with_context(|| {
+                    format!(
+                        "--sqlite {}: on database \"{}\"",
+                        seed.origin, seed.database
+                    )
+                })?;
         }
         Ok(AppDatabases { databases })
     }
