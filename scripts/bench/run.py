@@ -68,9 +68,9 @@ def free_port():
             return port
 
 
-def get_status(port, timeout=1.0):
-    """Status code of GET / on 127.0.0.1:port, or None."""
-    request = b"GET / HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"
+def get_status(port, timeout=1.0, path="/"):
+    """Status code of GET <path> on 127.0.0.1:port, or None."""
+    request = f"GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n".encode()
     try:
         with socket.create_connection(("127.0.0.1", port), timeout=timeout) as s:
             s.sendall(request)
@@ -81,12 +81,12 @@ def get_status(port, timeout=1.0):
     return int(m.group(1)) if m else None
 
 
-def wait_200(port, limit, alive=None):
-    """Polls GET / every millisecond until it answers 200; returns the
+def wait_200(port, limit, alive=None, path="/"):
+    """Polls GET <path> every millisecond until it answers 200; returns the
     perf_counter time it did. alive(): False when the server died."""
     deadline = time.perf_counter() + limit
     while time.perf_counter() < deadline:
-        if get_status(port) == 200:
+        if get_status(port, path=path) == 200:
             return time.perf_counter()
         if alive is not None and not alive():
             raise RuntimeError(f"the server for port {port} exited before answering")
@@ -318,7 +318,7 @@ def phase_throughput(a, servers, work):
     runs = []
     for s in servers:
         s.start()
-        wait_200(s.port, 120, s.alive)
+        wait_200(s.port, 120, s.alive, getattr(s, "path", "/"))
         log(f"{s.key}: serving on 127.0.0.1:{s.port}")
     try:
         # Warm-up: compile caches, pooling slots, page cache, connection paths.
