@@ -114,6 +114,47 @@ pub trait HasCapability<C: Capability> {
     fn capability(&mut self) -> &mut C::InstanceState;
 }
 
+/// What a manifest permission list is checked against at start-up.
+pub(crate) struct LabelKind<'a> {
+    /// The manifest field, e.g. `key_value_stores`.
+    pub field: &'a str,
+    /// What a label names, e.g. `store`.
+    pub noun: &'a str,
+    /// The runtime-config section that defines labels, e.g. `key_value_store`.
+    pub section: &'a str,
+}
+
+/// The labels the triggered components list under `kind.field`
+/// (`labels_of` reads them); each must be `default` or `defined`,
+/// otherwise start-up stops naming the component and the label.
+pub(crate) fn declared_labels(
+    ctx: &AppContext<'_>,
+    kind: &LabelKind<'_>,
+    labels_of: fn(&LockedComponent) -> Vec<String>,
+    defined: impl Fn(&str) -> bool,
+) -> Result<std::collections::HashSet<String>> {
+    const DEFAULT_LABEL: &str = "default";
+    let mut labels = std::collections::HashSet::new();
+    for id in crate::prepare::triggered_component_ids(ctx.app) {
+        let Some(component) = ctx.app.component(&id) else {
+            continue;
+        };
+        for label in labels_of(component) {
+            if label != DEFAULT_LABEL && !defined(&label) {
+                anyhow::bail!(
+                    "component \"{id}\": {}: no {} is defined for label \"{label}\" (define \
+                     [{}.{label}] in the runtime config; only \"{DEFAULT_LABEL}\" exists without one)",
+                    kind.field,
+                    kind.noun,
+                    kind.section
+                );
+            }
+            labels.insert(label);
+        }
+    }
+    Ok(labels)
+}
+
 /// A capability's part of a store's data, as a function pointer for
 /// bindgen's `add_to_linker` getters.
 pub(crate) fn state_of<C: Capability>(state: &mut InstanceState) -> &mut C::InstanceState

@@ -21,16 +21,17 @@ pub mod store;
 mod wasi_keyvalue;
 
 use std::collections::{HashMap, HashSet};
+
+use spinshim_app::locked::LockedComponent;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use anyhow::{bail, Context as _, Result};
+use anyhow::{Context as _, Result};
 use indexmap::IndexMap;
 use serde::Deserialize;
 use wasmtime::component::{HasData, Linker, Resource, ResourceTable};
 
 use super::{AppContext, Capability, ComponentContext, HasCapability};
-use crate::prepare::triggered_component_ids;
 use crate::store::InstanceState;
 use redis_store::RedisStore;
 use sqlite_store::SqliteStore;
@@ -165,7 +166,16 @@ impl Capability for KeyValue {
     async fn app_state(ctx: &AppContext<'_>) -> Result<AppStores> {
         let configs: IndexMap<String, StoreConfig> =
             ctx.runtime_config.labelled_section("key_value_store")?;
-        let mut wanted = declared_labels(ctx, &configs)?;
+        let mut wanted = super::declared_labels(
+            ctx,
+            &super::LabelKind {
+                field: "key_value_stores",
+                noun: "store",
+                section: "key_value_store",
+            },
+            LockedComponent::key_value_stores,
+            |label| configs.contains_key(label),
+        )?;
         if !ctx.seed.key_values.is_empty() {
             wanted.insert(DEFAULT_LABEL.to_string());
         }
@@ -205,31 +215,6 @@ impl Capability for KeyValue {
             open: 0,
         }
     }
-}
-
-/// The labels the triggered components declare; each must be defined
-/// (`default` always is).
-fn declared_labels(
-    ctx: &AppContext<'_>,
-    configs: &IndexMap<String, StoreConfig>,
-) -> Result<HashSet<String>> {
-    let mut labels = HashSet::new();
-    for id in triggered_component_ids(ctx.app) {
-        let Some(component) = ctx.app.component(&id) else {
-            continue;
-        };
-        for label in component.key_value_stores() {
-            if label != DEFAULT_LABEL && !configs.contains_key(&label) {
-                bail!(
-                    "component \"{id}\": key_value_stores: no store is defined for label \
-                     \"{label}\" (define [key_value_store.{label}] in the runtime config; \
-                     only \"{DEFAULT_LABEL}\" exists without one)"
-                );
-            }
-            labels.insert(label);
-        }
-    }
-    Ok(labels)
 }
 
 async fn open_store(

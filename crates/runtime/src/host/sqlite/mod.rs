@@ -16,6 +16,8 @@ mod spin_v2;
 mod spin_v3;
 
 use std::collections::{HashMap, HashSet};
+
+use spinshim_app::locked::LockedComponent;
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -25,7 +27,6 @@ use serde::Deserialize;
 use wasmtime::component::{HasData, Linker, Resource, ResourceTable};
 
 use super::{AppContext, Capability, ComponentContext, HasCapability};
-use crate::prepare::triggered_component_ids;
 use crate::store::InstanceState;
 pub use database::{Database, DbConnection, Rows, Value};
 
@@ -170,7 +171,16 @@ impl Capability for Sqlite {
     async fn app_state(ctx: &AppContext<'_>) -> Result<AppDatabases> {
         let configs: IndexMap<String, DatabaseConfig> =
             ctx.runtime_config.labelled_section("sqlite_database")?;
-        let mut wanted = declared_labels(ctx, &configs)?;
+        let mut wanted = super::declared_labels(
+            ctx,
+            &super::LabelKind {
+                field: "sqlite_databases",
+                noun: "database",
+                section: "sqlite_database",
+            },
+            LockedComponent::sqlite_databases,
+            |label| configs.contains_key(label),
+        )?;
         for seed in &ctx.seed.sqlite_statements {
             if seed.database != DEFAULT_LABEL && !configs.contains_key(&seed.database) {
                 bail!(
@@ -222,31 +232,6 @@ impl Capability for Sqlite {
             open: 0,
         }
     }
-}
-
-/// The labels the triggered components declare; each must be defined
-/// (`default` always is).
-fn declared_labels(
-    ctx: &AppContext<'_>,
-    configs: &IndexMap<String, DatabaseConfig>,
-) -> Result<HashSet<String>> {
-    let mut labels = HashSet::new();
-    for id in triggered_component_ids(ctx.app) {
-        let Some(component) = ctx.app.component(&id) else {
-            continue;
-        };
-        for label in component.sqlite_databases() {
-            if label != DEFAULT_LABEL && !configs.contains_key(&label) {
-                bail!(
-                    "component \"{id}\": sqlite_databases: no database is defined for label \
-                     \"{label}\" (define [sqlite_database.{label}] in the runtime config; \
-                     only \"{DEFAULT_LABEL}\" exists without one)"
-                );
-            }
-            labels.insert(label);
-        }
-    }
-    Ok(labels)
 }
 
 fn open_database(
