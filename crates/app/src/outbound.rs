@@ -136,16 +136,26 @@ impl AllowedHostsConfig {
         Self::parse(&kept)
     }
 
+    /// A config of already parsed entries.
+    pub fn from_entries(entries: Vec<AllowedHost>) -> AllowedHostsConfig {
+        AllowedHostsConfig { entries }
+    }
+
     /// The parsed entries.
     pub fn entries(&self) -> &[AllowedHost] {
         &self.entries
     }
 
-    /// True when relative (self) requests are allowed: some entry's host is `self`.
+    /// True when relative (self) requests are allowed: some entry's host is
+    /// `self`, `self.alt` or `*`, with scheme `http`, `https` or `*`.
     pub fn allows_relative(&self) -> bool {
-        self.entries
-            .iter()
-            .any(|e| e.host == HostPattern::SelfRequest)
+        self.entries.iter().any(|e| {
+            matches!(e.host, HostPattern::SelfRequest | HostPattern::Any)
+                && match &e.scheme {
+                    SchemePattern::Any => true,
+                    SchemePattern::Exact(s) => s == "http" || s == "https",
+                }
+        })
     }
 
     /// True when some entry matches the URL's scheme, host and port; a URL without a
@@ -523,13 +533,17 @@ mod tests {
     }
 
     #[test]
-    fn self_entries_allow_relative_requests_only() {
+    fn self_and_star_entries_allow_relative_requests() {
         for entry in ["http://self", "http://self.alt"] {
             let config = AllowedHostsConfig::parse(&[entry]).unwrap();
             assert!(config.allows_relative(), "{entry}");
         }
         let config = AllowedHostsConfig::parse(&["*://*:*"]).unwrap();
-        assert!(!config.allows_relative());
+        assert!(config.allows_relative());
+        for entry in ["https://example.com", "tcp://*:*", "redis://self"] {
+            let config = AllowedHostsConfig::parse(&[entry]).unwrap();
+            assert!(!config.allows_relative(), "{entry}");
+        }
     }
 
     #[test]

@@ -47,6 +47,11 @@ pub struct UpArgs {
     #[arg(long = "sqlite", value_name = "STATEMENT|@FILE")]
     sqlite_statements: Vec<String>,
 
+    /// Run only this component (repeatable), as Spin's `--component-id`
+    /// and the shim's `SPIN_COMPONENTS_TO_RETAIN` do.
+    #[arg(short = 'c', long = "component-id", value_name = "ID")]
+    component_ids: Vec<String>,
+
     /// Answer a request with 500 if its handler runs longer than this many seconds.
     #[arg(long, value_name = "SECONDS")]
     request_timeout: Option<f64>,
@@ -89,7 +94,7 @@ async fn serve(args: UpArgs) -> Result<()> {
             code: &FromLock,
             providers,
             runtime_config,
-            components_to_retain: None,
+            components_to_retain: (!args.component_ids.is_empty()).then(|| args.component_ids.clone()),
             max_instance_memory: None,
             state_dir,
             staging_root: None,

@@ -20,6 +20,7 @@ use spinshim_app::{retain_components, LockedApp, RuntimeConfig, StateDir};
 
 use crate::code::CodeSource;
 use crate::engine::{build_engine, EngineOptions, EpochTicker};
+use crate::host::outbound_networking::NetworkPolicy;
 use crate::host::{AppContext, AppHost, StateSeed};
 use crate::prepare::{PrepareOptions, PreparedApp};
 use crate::store::ComponentInstancer;
@@ -94,12 +95,14 @@ impl App {
         let variables =
             resolve_app_variables_with(&locked, &providers, &runtime_config.variables_providers)?;
         let state_dir = state_dir(&options.state_dir, runtime_config);
+        let network = Arc::new(NetworkPolicy::from_runtime_config(runtime_config)?);
         let host = AppHost::new(&AppContext {
             app: &locked,
             runtime_config,
             state_dir: state_dir.as_deref(),
             variables: &variables,
             seed: &options.seed,
+            network: &network,
         })
         .await?;
         let max_instance_memory = options
@@ -122,6 +125,9 @@ impl App {
             },
         )?;
         let triggers = Triggers::build(&prepared, &options.http)?;
+        if let Some(local) = triggers.local_http() {
+            host.local_http().register(local);
+        }
         Ok(Self {
             triggers,
             shutdown_timeout: options.shutdown_timeout,

@@ -102,6 +102,7 @@ impl ComponentInstancer {
                     )
                 })?;
         }
+        self.host.configure_wasi(&mut wasi);
         let mut limits = StoreLimitsBuilder::new().trap_on_grow_failure(false);
         if let Some(max) = self.max_memory {
             limits = limits.memory_size(max);

@@ -17,6 +17,7 @@
 
 pub mod key_value;
 pub mod outbound_http;
+pub mod outbound_networking;
 pub mod sqlite;
 mod sqlite_threads;
 pub mod variables;
@@ -30,6 +31,7 @@ use spinshim_app::locked::{LockedApp, LockedComponent};
 use spinshim_app::variables::ResolvedVariables;
 use spinshim_app::RuntimeConfig;
 use wasmtime::component::Linker;
+use wasmtime_wasi::WasiCtxBuilder;
 
 use crate::store::InstanceState;
 
@@ -46,6 +48,9 @@ pub struct AppContext<'a> {
     /// Data to put into the default stores at start-up (`spin up --key-value`,
     /// `--sqlite`).
     pub seed: &'a StateSeed,
+    /// The network rules every outbound client follows (made first, by
+    /// [`outbound_networking::NetworkPolicy::from_runtime_config`]).
+    pub network: &'a Arc<outbound_networking::NetworkPolicy>,
 }
 
 /// What a capability sees of one component at start-up.
@@ -106,6 +111,9 @@ pub trait Capability: Sized + 'static {
 
     /// The state of one new instance.
     fn instance_state(component: &Arc<Self::ComponentState>) -> Self::InstanceState;
+
+    /// Adjusts a new instance's WASI context (sockets permissions, say).
+    fn configure_wasi(_component: &Arc<Self::ComponentState>, _wasi: &mut WasiCtxBuilder) {}
 }
 
 /// Reaches a capability's instance state inside a guest's store data.
@@ -168,9 +176,6 @@ where
 /// serve yet. They are accepted (Spin accepts them) and reported once.
 const NOT_YET_SERVED_SECTIONS: &[&str] = &[
     "llm_compute",
-    "outbound_networking",
-    "client_tls",
-    "outbound_http",
     "outbound_redis",
     "outbound_pg",
     "outbound_mysql",
@@ -251,15 +256,28 @@ macro_rules! capabilities {
                     $($field: <$capability as Capability>::instance_state(&self.$field),)*
                 }
             }
+
+            /// Lets every capability adjust a new instance's WASI context.
+            pub fn configure_wasi(&self, wasi: &mut WasiCtxBuilder) {
+                $(<$capability as Capability>::configure_wasi(&self.$field, wasi);)*
+            }
         }
     };
 }
 
 capabilities! {
+    outbound_networking: outbound_networking::OutboundNetworking,
     outbound_http: outbound_http::OutboundHttp,
     variables: variables::Variables,
     key_value: key_value::KeyValue,
     sqlite: sqlite::Sqlite,
+}
+
+impl AppHost {
+    /// Where self requests and service chaining are served from.
+    pub fn local_http(&self) -> &outbound_http::local::LocalSlot {
+        self.outbound_http.local()
+    }
 }
 
 /// Links every interface the host serves: WASI (0.2 and 0.3), WASI HTTP
@@ -267,7 +285,13 @@ capabilities! {
 pub fn add_to_linker(linker: &mut Linker<InstanceState>) -> Result<()> {
     wasmtime_wasi::p2::add_to_linker_async(linker)?;
     wasmtime_wasi::p3::add_to_linker(linker)?;
-    wasmtime_wasi_http::p2::add_only_http_to_linker_async(linker)?;
+    // wasi:http/types 0.2 here; its outgoing-handler is outbound HTTP's.
+    let options = wasmtime_wasi_http::p2::bindings::LinkOptions::default();
+    wasmtime_wasi_http::p2::bindings::http::types::add_to_linker::<_, wasmtime_wasi_http::WasiHttp>(
+        linker,
+        &options.into(),
+        <InstanceState as wasmtime_wasi_http::WasiHttpView>::http,
+    )?;
     wasmtime_wasi_http::p3::add_to_linker(linker)?;
     add_capabilities_to_linker(linker)?;
     // Spin 1.x HTTP guests import this interface for its types alone; it

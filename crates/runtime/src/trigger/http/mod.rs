@@ -15,19 +15,21 @@ pub use server::bind;
 pub mod wasi_http;
 pub mod well_known;
 
+use std::collections::HashMap;
 use std::net::SocketAddr;
-use std::sync::Arc;
+use std::sync::{Arc, Weak};
 use std::time::Duration;
 
 use anyhow::{Context as _, Result};
 use bytes::Bytes;
 use http::{Request, Response, StatusCode};
 use http_body_util::BodyExt as _;
-use hyper::body::Incoming;
+use futures::future::BoxFuture;
 use spinshim_app::http::{HttpRoute, HttpTriggerConfig, StaticResponse};
-use spinshim_app::routes::Router;
+use spinshim_app::routes::{RouteMatch, Router};
 use wasmtime_wasi_http::WasiBody;
 
+use crate::host::outbound_http::local::{LocalHttp, LocalTarget};
 use crate::prepare::PreparedApp;
 use handler_kind::HandlerKind;
 use headers::{ClientAddr, RequestFacts, RouteHeaders};
@@ -64,9 +66,16 @@ impl HttpServer {
     /// Builds the trigger and binds its listener; the error names the
     /// address if it is taken.
     pub fn build(app: &PreparedApp, options: &HttpTriggerOptions) -> Result<Self> {
-        let trigger = Arc::new(HttpTrigger::new(app, options)?);
         let listener = bind(options.listen)?;
+        let listen = listener.local_addr()?;
+        let trigger = Arc::new(HttpTrigger::new(app, options, listen)?);
         Ok(Self { trigger, listener })
+    }
+
+    /// The trigger, as the server of self requests and service chaining.
+    pub fn local_http(&self) -> Weak<dyn LocalHttp> {
+        let trigger: Arc<dyn LocalHttp> = self.trigger.clone();
+        Arc::downgrade(&trigger)
     }
 
     /// The address actually bound (port 0 becomes a real port).
@@ -124,16 +133,21 @@ enum Executor {
 /// A ready-to-serve HTTP trigger.
 pub struct HttpTrigger {
     router: Router<Route>,
+    /// One `/...` router per component, for service chaining (which
+    /// reaches private components too).
+    chained: HashMap<String, Router<Route>>,
     routes: Vec<RouteDescription>,
     info: AppInfo,
+    listen: SocketAddr,
 }
 
 impl HttpTrigger {
     /// Builds the router and an executor for every routed component.
-    pub fn new(app: &PreparedApp, options: &HttpTriggerOptions) -> Result<Self> {
+    pub fn new(app: &PreparedApp, options: &HttpTriggerOptions, listen: SocketAddr) -> Result<Self> {
         spinshim_app::http::validate_http_base(app.locked())?;
         let mut routes = Vec::new();
         let mut descriptions = Vec::new();
+        let mut chained = HashMap::new();
         for trigger in app.locked().triggers_of_type("http") {
             let config = HttpTriggerConfig::from_trigger(trigger)?;
             let target = match (&config.static_response, &config.component) {
@@ -147,6 +161,12 @@ impl HttpTrigger {
                     trigger.id
                 ),
             };
+            let target = Arc::new(target);
+            if let Target::Component { id, .. } = target.as_ref() {
+                if !chained.contains_key(id) {
+                    chained.insert(id.clone(), chaining_router(target.clone())?);
+                }
+            }
             let HttpRoute::Route(route) = &config.route else {
                 continue; // private: reachable only by service chaining
             };
@@ -154,7 +174,7 @@ impl HttpTrigger {
                 route: route.clone(),
                 component: config.component.clone(),
             });
-            routes.push((route.clone(), Arc::new(target)));
+            routes.push((route.clone(), target));
         }
         let (router, duplicates) = Router::build(routes).context("building the HTTP router")?;
         for duplicate in duplicates {
@@ -178,6 +198,8 @@ impl HttpTrigger {
         });
         Ok(Self {
             router,
+            chained,
+            listen,
             routes: descriptions,
             info: AppInfo {
                 name: app.locked().name().unwrap_or_default().to_string(),
@@ -218,12 +240,8 @@ impl HttpTrigger {
         server::serve(self, listener, shutdown, drain_timeout).await
     }
 
-    /// Answers one request.
-    async fn handle(
-        &self,
-        mut req: Request<Incoming>,
-        client_addr: &ClientAddr,
-    ) -> Response<WasiBody> {
+    /// Answers one request from a client.
+    async fn handle(&self, mut req: Request<WasiBody>, client_addr: &ClientAddr) -> Response<WasiBody> {
         req.headers_mut().remove(http::header::CONNECTION);
         let path = req.uri().path().to_owned();
         if let Some(name) = path.strip_prefix(well_known::PREFIX) {
@@ -232,6 +250,17 @@ impl HttpTrigger {
         let Some(matched) = self.router.route(&path) else {
             return body::status_only(StatusCode::NOT_FOUND);
         };
+        self.dispatch(req, matched, client_addr).await
+    }
+
+    /// Runs the matched route's target.
+    async fn dispatch(
+        &self,
+        req: Request<WasiBody>,
+        matched: RouteMatch<'_, Route>,
+        client_addr: &ClientAddr,
+    ) -> Response<WasiBody> {
+        let path = req.uri().path().to_owned();
         let route = matched.target();
         let (component_id, executor) = match route.target.as_ref() {
             Target::Static(response) => return static_response(response),
@@ -270,6 +299,60 @@ impl HttpTrigger {
             body::status_only(StatusCode::INTERNAL_SERVER_ERROR)
         })
     }
+
+    /// A request from one of the app's own guests (see [`LocalHttp`]).
+    async fn handle_local(&self, target: LocalTarget, mut req: Request<WasiBody>) -> Response<WasiBody> {
+        let path_and_query = req
+            .uri()
+            .path_and_query()
+            .map(|pq| pq.as_str().to_owned())
+            .unwrap_or_else(|| "/".to_owned());
+        match target {
+            LocalTarget::App => {
+                // As if it came in on the listener: the app's own address.
+                let authority = self.listen.to_string();
+                if let Ok(uri) = format!("http://{authority}{path_and_query}").parse() {
+                    *req.uri_mut() = uri;
+                }
+                if let Ok(host) = http::HeaderValue::from_str(&authority) {
+                    req.headers_mut().insert(http::header::HOST, host);
+                }
+                let client = ClientAddr::new(SocketAddr::from(([127, 0, 0, 1], 0)));
+                self.handle(req, &client).await
+            }
+            LocalTarget::Component(id) => {
+                let Some(matched) = self.chained.get(&id).and_then(|r| r.route(req.uri().path())) else {
+                    return body::status_only(StatusCode::NOT_FOUND);
+                };
+                let client = ClientAddr::new(SocketAddr::from(([0, 0, 0, 0], 0)));
+                self.dispatch(req, matched, &client).await
+            }
+        }
+    }
+}
+
+impl LocalHttp for HttpTrigger {
+    fn serve_local(
+        self: Arc<Self>,
+        target: LocalTarget,
+        request: Request<WasiBody>,
+    ) -> BoxFuture<'static, Result<Response<WasiBody>, wasmtime_wasi_http::Error>> {
+        Box::pin(async move { Ok(self.handle_local(target, request).await) })
+    }
+
+    fn serves_component(&self, component: &str) -> bool {
+        self.chained.contains_key(component)
+    }
+}
+
+/// The router chaining to one component uses: everything matches `/...`.
+fn chaining_router(target: Arc<Target>) -> Result<Router<Route>> {
+    let (router, _) = Router::build([("/...".to_string(), target)])
+        .context("building a service chaining route")?;
+    Ok(router.map_targets(|pattern, target| Route {
+        target,
+        headers: RouteHeaders::new(pattern),
+    }))
 }
 
 fn executor_for(app: &PreparedApp, id: &str, options: &HttpTriggerOptions) -> Result<Executor> {
@@ -297,7 +380,7 @@ fn executor_for(app: &PreparedApp, id: &str, options: &HttpTriggerOptions) -> Re
 }
 
 /// The authority the client addressed: the URI's (HTTP/2) or `Host`.
-fn request_host(req: &Request<Incoming>) -> Option<String> {
+fn request_host<B>(req: &Request<B>) -> Option<String> {
     if let Some(authority) = req.uri().authority() {
         return Some(authority.to_string());
     }
@@ -310,7 +393,7 @@ fn request_host(req: &Request<Incoming>) -> Option<String> {
 
 async fn run_wasi_http(
     executor: &WasiHttpExecutor,
-    req: Request<Incoming>,
+    req: Request<WasiBody>,
     host: &str,
     path_and_query: &str,
     set_spin_headers: impl FnOnce(&mut http::HeaderMap) -> Result<()>,
@@ -320,7 +403,6 @@ async fn run_wasi_http(
         .parse()
         .with_context(|| format!("request URI for host {host:?}"))?;
     set_spin_headers(&mut parts.headers)?;
-    let body = body.map_err(wasmtime_wasi_http::Error::from).boxed_unsync();
     Ok(executor
         .handle((), Request::from_parts(parts, body))
         .await?)
@@ -328,7 +410,7 @@ async fn run_wasi_http(
 
 async fn run_legacy(
     executor: &LegacyExecutor,
-    req: Request<Incoming>,
+    req: Request<WasiBody>,
     path_and_query: &str,
     spin_headers: Vec<(String, String)>,
 ) -> Result<Response<WasiBody>> {

@@ -7,6 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context as _, Result};
+use http_body_util::BodyExt as _;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use hyper_util::server::conn::auto;
@@ -50,7 +51,12 @@ pub(super) async fn serve(
         let service = service_fn(move |req| {
             let trigger = trigger.clone();
             let client = client.clone();
-            async move { Ok::<_, Infallible>(trigger.handle(req, &client).await) }
+            async move {
+                let req = req.map(|body: hyper::body::Incoming| {
+                    body.map_err(wasmtime_wasi_http::Error::from).boxed_unsync()
+                });
+                Ok::<_, Infallible>(trigger.handle(req, &client).await)
+            }
         });
         let connection = builder
             .serve_connection(TokioIo::new(stream), service)
