@@ -5,6 +5,7 @@ pub mod assertions;
 pub mod oci_layout;
 pub mod redis;
 pub mod rig;
+pub mod servers;
 pub mod task;
 
 use std::io::{BufRead, BufReader};

@@ -94,7 +94,8 @@ async fn serve(args: UpArgs) -> Result<()> {
             code: &FromLock,
             providers,
             runtime_config,
-            components_to_retain: (!args.component_ids.is_empty()).then(|| args.component_ids.clone()),
+            components_to_retain: (!args.component_ids.is_empty())
+                .then(|| args.component_ids.clone()),
             max_instance_memory: None,
             state_dir,
             staging_root: None,

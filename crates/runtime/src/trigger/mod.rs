@@ -66,7 +66,9 @@ impl Triggers {
     }
 
     /// The HTTP trigger as the server of self requests and chaining.
-    pub fn local_http(&self) -> Option<std::sync::Weak<dyn crate::host::outbound_http::local::LocalHttp>> {
+    pub fn local_http(
+        &self,
+    ) -> Option<std::sync::Weak<dyn crate::host::outbound_http::local::LocalHttp>> {
         self.triggers.iter().find_map(|trigger| match trigger {
             Trigger::Http(server) => Some(server.local_http()),
         })

@@ -88,7 +88,9 @@ impl HttpClients {
         Self {
             network,
             pooling: settings.pooling,
-            http_connections: settings.max_connections.map(|max| Arc::new(Semaphore::new(max))),
+            http_connections: settings
+                .max_connections
+                .map(|max| Arc::new(Semaphore::new(max))),
             clients: Mutex::new(HashMap::new()),
         }
     }
@@ -220,12 +222,23 @@ impl TcpConnector {
         }
         addrs.retain(|addr| !self.network.blocked.is_blocked(addr.ip()));
         if addrs.is_empty() {
-            tracing::info!("outbound request to {host} denied: it resolves only into blocked networks");
+            tracing::info!(
+                "outbound request to {host} denied: it resolves only into blocked networks"
+            );
             return Err(ConnectError::IpProhibited);
         }
         let mut permits = Vec::new();
-        for semaphore in [&self.network.connections, &self.http_connections].into_iter().flatten() {
-            permits.push(semaphore.clone().acquire_owned().await.expect("never closed"));
+        for semaphore in [&self.network.connections, &self.http_connections]
+            .into_iter()
+            .flatten()
+        {
+            permits.push(
+                semaphore
+                    .clone()
+                    .acquire_owned()
+                    .await
+                    .expect("never closed"),
+            );
         }
         let mut last = None;
         for addr in addrs {
@@ -241,7 +254,9 @@ impl TcpConnector {
             }
         }
         Err(match last {
-            Some(err) if err.kind() == std::io::ErrorKind::ConnectionRefused => ConnectError::Refused,
+            Some(err) if err.kind() == std::io::ErrorKind::ConnectionRefused => {
+                ConnectError::Refused
+            }
             Some(err) => ConnectError::Other(err),
             None => ConnectError::NotFound,
         })
@@ -308,10 +323,14 @@ fn error_code(err: &hyper_util::client::legacy::Error) -> Error {
         if let Some(tls) = cause.downcast_ref::<rustls::Error>() {
             return tls_error_code(tls);
         }
-        if let Some(io) = cause.downcast_ref::<std::io::Error>() {
-            if let Some(tls) = io.get_ref().and_then(|e| e.downcast_ref::<rustls::Error>()) {
+        // TLS failures arrive as (possibly nested) io::Errors around a
+        // rustls::Error; io::Error's `source` skips the error it wraps.
+        let mut io = cause.downcast_ref::<std::io::Error>();
+        while let Some(inner) = io.and_then(|e| e.get_ref()) {
+            if let Some(tls) = inner.downcast_ref::<rustls::Error>() {
                 return tls_error_code(tls);
             }
+            io = inner.downcast_ref::<std::io::Error>();
         }
         if let Some(hyper) = cause.downcast_ref::<hyper::Error>() {
             if hyper.is_timeout() {

@@ -47,11 +47,7 @@ impl bindings::fermyon::spin::http::Host for OutboundHttp {
             .await
             .map_err(legacy_error)?;
         let (parts, body) = response.into_parts();
-        let body = body
-            .collect()
-            .await
-            .map_err(legacy_error)?
-            .to_bytes();
+        let body = body.collect().await.map_err(legacy_error)?.to_bytes();
         let headers = parts
             .headers
             .iter()

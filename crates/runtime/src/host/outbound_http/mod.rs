@@ -123,7 +123,10 @@ impl Capability for OutboundHttp {
         })
     }
 
-    fn component_state(app: &Arc<OutboundHttpApp>, ctx: &ComponentContext<'_>) -> Result<OutboundHttp> {
+    fn component_state(
+        app: &Arc<OutboundHttpApp>,
+        ctx: &ComponentContext<'_>,
+    ) -> Result<OutboundHttp> {
         let allowed = ctx.variables.allowed_outbound_hosts(ctx.component)?;
         Ok(OutboundHttp {
             component_id: ctx.component.id.as_str().into(),
@@ -159,7 +162,11 @@ impl OutboundHttp {
                     .await
             }
             Destination::Local(target) => {
-                let server = self.app.local.server().ok_or(Error::DestinationUnavailable)?;
+                let server = self
+                    .app
+                    .local
+                    .server()
+                    .ok_or(Error::DestinationUnavailable)?;
                 if let LocalTarget::Component(id) = &target {
                     if !server.serves_component(id) {
                         tracing::info!(
@@ -223,7 +230,10 @@ impl WasiHttpHooks for OutboundHttp {
         let this = self.clone();
         Box::new(async move {
             let response = this.send(request, Timeouts::from_options(options)).await?;
-            Ok((response, Box::new(async { Ok(()) }) as Box<dyn Future<Output = _> + Send>))
+            Ok((
+                response,
+                Box::new(async { Ok(()) }) as Box<dyn Future<Output = _> + Send>,
+            ))
         })
     }
 }
@@ -234,8 +244,10 @@ mod tests {
 
     fn component(entries: &[&str]) -> OutboundHttp {
         let network = Arc::new(
-            crate::host::outbound_networking::NetworkPolicy::from_runtime_config(&Default::default())
-                .unwrap(),
+            crate::host::outbound_networking::NetworkPolicy::from_runtime_config(
+                &Default::default(),
+            )
+            .unwrap(),
         );
         let settings = OutboundHttpSection::settings(None, "rc").unwrap();
         OutboundHttp {
@@ -250,7 +262,9 @@ mod tests {
 
     fn destination(entries: &[&str], uri: &str) -> Result<Destination, String> {
         let uri: http::Uri = uri.parse().unwrap();
-        component(entries).destination(&uri).map_err(|e| format!("{e:?}"))
+        component(entries)
+            .destination(&uri)
+            .map_err(|e| format!("{e:?}"))
     }
 
     #[test]
@@ -259,24 +273,45 @@ mod tests {
         assert_eq!(destination(&["http://self"], "/x"), local);
         assert_eq!(destination(&["http://self"], "http://self.alt/x"), local);
         assert_eq!(destination(&["*://*:*"], "/x"), local);
-        assert_eq!(destination(&["https://example.com"], "/x"), Err("HttpRequestDenied".into()));
+        assert_eq!(
+            destination(&["https://example.com"], "/x"),
+            Err("HttpRequestDenied".into())
+        );
     }
 
     #[test]
     fn chaining_needs_the_component_url_or_the_wildcard() {
         let chained = Ok(Destination::Local(LocalTarget::Component("back".into())));
-        assert_eq!(destination(&["http://back.spin.internal"], "http://back.spin.internal/p"), chained);
-        assert_eq!(destination(&["http://*.spin.internal"], "http://back.spin.internal/p"), chained);
         assert_eq!(
-            destination(&["http://front.spin.internal"], "http://back.spin.internal/p"),
+            destination(
+                &["http://back.spin.internal"],
+                "http://back.spin.internal/p"
+            ),
+            chained
+        );
+        assert_eq!(
+            destination(&["http://*.spin.internal"], "http://back.spin.internal/p"),
+            chained
+        );
+        assert_eq!(
+            destination(
+                &["http://front.spin.internal"],
+                "http://back.spin.internal/p"
+            ),
             Err("HttpRequestDenied".into())
         );
     }
 
     #[test]
     fn other_hosts_go_to_the_network_only_when_allowed() {
-        assert_eq!(destination(&["https://example.com"], "https://example.com/"), Ok(Destination::Network));
-        assert_eq!(destination(&["https://example.com"], "http://example.com/"), Err("HttpRequestDenied".into()));
+        assert_eq!(
+            destination(&["https://example.com"], "https://example.com/"),
+            Ok(Destination::Network)
+        );
+        assert_eq!(
+            destination(&["https://example.com"], "http://example.com/"),
+            Err("HttpRequestDenied".into())
+        );
     }
 
     #[test]
@@ -286,9 +321,24 @@ mod tests {
             OutboundHttpSection::settings(rc.section(SECTION).unwrap(), "rc")
         };
         assert!(OutboundHttpSection::settings(None, "rc").unwrap().pooling);
-        assert!(!section("[outbound_http]\nmax_connections = 3\n").unwrap().pooling);
-        assert!(section("[outbound_http]\nconnection_pooling = true\n").unwrap().pooling);
-        assert_eq!(section("[outbound_http]\nmax_concurrent_requests = 3\n").unwrap().max_connections, Some(4));
-        assert!(section("[outbound_http]\nmax_connections = 1\nmax_concurrent_requests = 3\n").is_err());
+        assert!(
+            !section("[outbound_http]\nmax_connections = 3\n")
+                .unwrap()
+                .pooling
+        );
+        assert!(
+            section("[outbound_http]\nconnection_pooling = true\n")
+                .unwrap()
+                .pooling
+        );
+        assert_eq!(
+            section("[outbound_http]\nmax_concurrent_requests = 3\n")
+                .unwrap()
+                .max_connections,
+            Some(4)
+        );
+        assert!(
+            section("[outbound_http]\nmax_connections = 1\nmax_concurrent_requests = 3\n").is_err()
+        );
     }
 }

@@ -103,7 +103,17 @@ mod tests {
     #[test]
     fn private_blocks_every_non_global_address_and_nothing_global() {
         let networks = blocked(&["private"]);
-        for ip in ["127.0.0.1", "10.0.0.1", "192.168.1.1", "172.20.0.1", "169.254.1.1", "::1", "fd00::1", "fe80::1", "0.0.0.0"] {
+        for ip in [
+            "127.0.0.1",
+            "10.0.0.1",
+            "192.168.1.1",
+            "172.20.0.1",
+            "169.254.1.1",
+            "::1",
+            "fd00::1",
+            "fe80::1",
+            "0.0.0.0",
+        ] {
             assert!(networks.is_blocked(ip.parse().unwrap()), "{ip}");
         }
         for ip in ["8.8.8.8", "1.1.1.1", "2606:4700::1111", "172.32.0.1"] {

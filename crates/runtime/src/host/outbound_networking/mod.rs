@@ -118,7 +118,10 @@ impl Capability for OutboundNetworking {
         let allowed = ctx.variables.allowed_outbound_hosts(ctx.component)?;
         let name_lookup = allowed.entries().iter().any(|entry| {
             is_socket_scheme(&entry.scheme)
-                && matches!(entry.host, HostPattern::Domain(_) | HostPattern::Subdomains(_) | HostPattern::Any)
+                && matches!(
+                    entry.host,
+                    HostPattern::Domain(_) | HostPattern::Subdomains(_) | HostPattern::Any
+                )
         });
         Ok(ComponentNetwork {
             allowed: Arc::new(allowed),
@@ -192,7 +195,10 @@ impl ComponentNetwork {
                 continue;
             }
             if let Ok(resolved) = tokio::net::lookup_host((domain.as_str(), addr.port())).await {
-                if resolved.into_iter().any(|r| r.ip().to_canonical() == addr.ip().to_canonical()) {
+                if resolved
+                    .into_iter()
+                    .any(|r| r.ip().to_canonical() == addr.ip().to_canonical())
+                {
                     return true;
                 }
             }

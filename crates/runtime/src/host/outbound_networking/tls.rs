@@ -64,14 +64,14 @@ impl TlsConfigs {
     /// Reads `[[client_tls]]`; a missing or non-PEM file stops start-up,
     /// naming the file.
     pub fn from_runtime_config(runtime_config: &RuntimeConfig) -> Result<Self> {
-        let sections: Vec<ClientTlsSection> =
-            runtime_config.section(SECTION)?.unwrap_or_default();
+        let sections: Vec<ClientTlsSection> = runtime_config.section(SECTION)?.unwrap_or_default();
         let entries = sections
             .into_iter()
             .enumerate()
             .map(|(index, section)| {
-                TlsEntry::new(section, runtime_config)
-                    .with_context(|| format!("{}: [[{SECTION}]] #{}", runtime_config.label, index + 1))
+                TlsEntry::new(section, runtime_config).with_context(|| {
+                    format!("{}: [[{SECTION}]] #{}", runtime_config.label, index + 1)
+                })
             })
             .collect::<Result<_>>()?;
         Ok(Self {
@@ -85,9 +85,10 @@ impl TlsConfigs {
         let host = host.trim_start_matches('[').trim_end_matches(']');
         let found = self.entries.iter().position(|entry| {
             entry.components.contains(component)
-                && entry.hosts.iter().any(|(h, p)| {
-                    h.eq_ignore_ascii_case(host) && p.is_none_or(|p| p == port)
-                })
+                && entry
+                    .hosts
+                    .iter()
+                    .any(|(h, p)| h.eq_ignore_ascii_case(host) && p.is_none_or(|p| p == port))
         });
         match found {
             Some(index) => TlsChoice {
@@ -134,12 +135,13 @@ impl TlsEntry {
             .as_ref()
             .map(|path| read_certificates(&resolve(path)))
             .transpose()?;
-        let (use_platform, use_webpki) = match (section.ca_use_platform_roots, section.ca_use_webpki_roots) {
-            (Some(platform), Some(webpki)) => (platform, webpki),
-            (Some(platform), None) => (platform, false),
-            (None, Some(webpki)) => (false, webpki),
-            (None, None) => (custom.is_none(), false),
-        };
+        let (use_platform, use_webpki) =
+            match (section.ca_use_platform_roots, section.ca_use_webpki_roots) {
+                (Some(platform), Some(webpki)) => (platform, webpki),
+                (Some(platform), None) => (platform, false),
+                (None, Some(webpki)) => (false, webpki),
+                (None, None) => (custom.is_none(), false),
+            };
         let mut roots = RootCertStore::empty();
         if use_platform {
             roots.extend(platform_roots().roots.iter().cloned());
@@ -160,7 +162,9 @@ impl TlsEntry {
         let identity = match (&section.client_cert_file, &section.client_private_key_file) {
             (Some(cert), Some(key)) => Some(read_identity(&resolve(cert), &resolve(key))?),
             (None, None) => None,
-            _ => bail!("client_cert_file and client_private_key_file go together: give both or neither"),
+            _ => bail!(
+                "client_cert_file and client_private_key_file go together: give both or neither"
+            ),
         };
         Ok(Self {
             components: section.component_ids.into_iter().collect(),
@@ -174,7 +178,9 @@ impl TlsEntry {
 fn parse_host(entry: &str) -> Result<(String, Option<u16>)> {
     let entry = entry.trim();
     let (host, port) = match entry.rsplit_once(':') {
-        Some((host, port)) if !host.ends_with(':') && (!host.contains(':') || host.ends_with(']')) => {
+        Some((host, port))
+            if !host.ends_with(':') && (!host.contains(':') || host.ends_with(']')) =>
+        {
             let port = port
                 .parse::<u16>()
                 .with_context(|| format!("hosts: \"{entry}\": invalid port \"{port}\""))?;
@@ -193,12 +199,11 @@ fn client_config(
     roots: RootCertStore,
     identity: Option<(Vec<CertificateDer<'static>>, PrivateKeyDer<'static>)>,
 ) -> Result<ClientConfig> {
-    let builder = ClientConfig::builder_with_provider(Arc::new(
-        rustls::crypto::ring::default_provider(),
-    ))
-    .with_safe_default_protocol_versions()
-    .context("TLS protocol versions")?
-    .with_root_certificates(roots);
+    let builder =
+        ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
+            .with_safe_default_protocol_versions()
+            .context("TLS protocol versions")?
+            .with_root_certificates(roots);
     Ok(match identity {
         Some((chain, key)) => builder
             .with_client_auth_cert(chain, key)
@@ -263,7 +268,10 @@ mod tests {
 
     #[test]
     fn host_entries_parse_with_and_without_ports() {
-        assert_eq!(parse_host("Example.com").unwrap(), ("example.com".into(), None));
+        assert_eq!(
+            parse_host("Example.com").unwrap(),
+            ("example.com".into(), None)
+        );
         assert_eq!(parse_host("a.b:8443").unwrap(), ("a.b".into(), Some(8443)));
         assert_eq!(parse_host("[::1]:443").unwrap(), ("::1".into(), Some(443)));
         assert!(parse_host("a.b:x").is_err());
@@ -274,7 +282,10 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let text = "[[client_tls]]\ncomponent_ids = [\"a\"]\nhosts = [\"h\"]\nca_roots_file = \"ca.pem\"\n";
         let err = format!("{:#}", config(text, dir.path()).err().unwrap());
-        assert!(err.contains("ca.pem") && err.contains("cannot read"), "{err}");
+        assert!(
+            err.contains("ca.pem") && err.contains("cannot read"),
+            "{err}"
+        );
         std::fs::write(dir.path().join("ca.pem"), "not pem").unwrap();
         let err = format!("{:#}", config(text, dir.path()).err().unwrap());
         assert!(err.contains("ca.pem") && err.contains("PEM"), "{err}");
@@ -285,7 +296,10 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let text = "[[client_tls]]\ncomponent_ids = [\"a\"]\nhosts = [\"h\"]\nclient_cert_file = \"c.pem\"\n";
         let err = format!("{:#}", config(text, dir.path()).err().unwrap());
-        assert!(err.contains("[[client_tls]] #1") && err.contains("give both"), "{err}");
+        assert!(
+            err.contains("[[client_tls]] #1") && err.contains("give both"),
+            "{err}"
+        );
     }
 
     #[test]

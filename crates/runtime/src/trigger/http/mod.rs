@@ -22,9 +22,9 @@ use std::time::Duration;
 
 use anyhow::{Context as _, Result};
 use bytes::Bytes;
+use futures::future::BoxFuture;
 use http::{Request, Response, StatusCode};
 use http_body_util::BodyExt as _;
-use futures::future::BoxFuture;
 use spinshim_app::http::{HttpRoute, HttpTriggerConfig, StaticResponse};
 use spinshim_app::routes::{RouteMatch, Router};
 use wasmtime_wasi_http::WasiBody;
@@ -143,7 +143,11 @@ pub struct HttpTrigger {
 
 impl HttpTrigger {
     /// Builds the router and an executor for every routed component.
-    pub fn new(app: &PreparedApp, options: &HttpTriggerOptions, listen: SocketAddr) -> Result<Self> {
+    pub fn new(
+        app: &PreparedApp,
+        options: &HttpTriggerOptions,
+        listen: SocketAddr,
+    ) -> Result<Self> {
         spinshim_app::http::validate_http_base(app.locked())?;
         let mut routes = Vec::new();
         let mut descriptions = Vec::new();
@@ -241,7 +245,11 @@ impl HttpTrigger {
     }
 
     /// Answers one request from a client.
-    async fn handle(&self, mut req: Request<WasiBody>, client_addr: &ClientAddr) -> Response<WasiBody> {
+    async fn handle(
+        &self,
+        mut req: Request<WasiBody>,
+        client_addr: &ClientAddr,
+    ) -> Response<WasiBody> {
         req.headers_mut().remove(http::header::CONNECTION);
         let path = req.uri().path().to_owned();
         if let Some(name) = path.strip_prefix(well_known::PREFIX) {
@@ -301,7 +309,11 @@ impl HttpTrigger {
     }
 
     /// A request from one of the app's own guests (see [`LocalHttp`]).
-    async fn handle_local(&self, target: LocalTarget, mut req: Request<WasiBody>) -> Response<WasiBody> {
+    async fn handle_local(
+        &self,
+        target: LocalTarget,
+        mut req: Request<WasiBody>,
+    ) -> Response<WasiBody> {
         let path_and_query = req
             .uri()
             .path_and_query()
@@ -321,7 +333,11 @@ impl HttpTrigger {
                 self.handle(req, &client).await
             }
             LocalTarget::Component(id) => {
-                let Some(matched) = self.chained.get(&id).and_then(|r| r.route(req.uri().path())) else {
+                let Some(matched) = self
+                    .chained
+                    .get(&id)
+                    .and_then(|r| r.route(req.uri().path()))
+                else {
                     return body::status_only(StatusCode::NOT_FOUND);
                 };
                 let client = ClientAddr::new(SocketAddr::from(([0, 0, 0, 0], 0)));
