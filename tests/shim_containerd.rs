@@ -556,3 +556,82 @@ async fn simultaneous_first_starts_all_serve() -> Result<()> {
     }
     Ok(())
 }
+
+/// A plain image of `images/outbound` allowed to reach `https_entry`, with
+/// `extra` files (the runtime config and a CA) in its root.
+fn outbound_image(
+    rig: &Rig,
+    which: Containerd,
+    https_entry: &str,
+    extra: &[(&str, &[u8])],
+) -> Result<String> {
+    let outbound = std::fs::read(wasm("outbound.wasm"))?;
+    let manifest = format!(
+        "spin_manifest_version = 2\n[application]\nname = \"outbound\"\n[[trigger.http]]\nroute = \"/...\"\n\
+         component = \"outbound\"\n[component.outbound]\nsource = \"app/outbound.wasm\"\n\
+         allowed_outbound_hosts = [\"{https_entry}\"]\n"
+    );
+    let mut files: Vec<(&str, &[u8], u32)> = vec![
+        ("spin.toml", manifest.as_bytes(), 0o644),
+        ("app/outbound.wasm", &outbound, 0o644),
+    ];
+    files.extend(extra.iter().map(|(path, bytes)| (*path, *bytes, 0o644)));
+    let layer = fs_layer(&files)?;
+    let name = format!("docker.io/spinshim-e2e/{}:v1", rig.unique_id("tls"));
+    let tar = tempfile::NamedTempFile::new()?;
+    OciImage::plain(&name, &["/"], vec![layer]).write_layout_tar(tar.path())?;
+    import(rig, which, tar.path());
+    Ok(name)
+}
+
+/// From a pod, HTTPS to the test's own TLS server: the built-in roots do
+/// not trust its CA; `[[client_tls]]` in `/runtime-config.toml` naming the
+/// CA file in the image does.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_pod_trusts_a_private_ca_only_through_client_tls() -> Result<()> {
+    use spinshim_tests::servers::{https_echo, TestCa};
+    let rig = Rig::get();
+    let which = Containerd::V2;
+    let certs = tempfile::tempdir()?;
+    let ca = TestCa::new(certs.path())?;
+    let server = https_echo(&ca)?;
+    let port = server.addr.port();
+    let entry = format!("https://localhost:{port}");
+    let target = format!("/http?url=https%3A%2F%2Flocalhost%3A{port}%2Fpod");
+
+    let untrusting = outbound_image(rig, which, &entry, &[])?;
+    let mut task = Task::start(rig, which, &untrusting, &[])?;
+    task.wait_ready(rig, START_LIMIT)?;
+    let reply = get(task.addr, &target).await?;
+    assert_eq!(
+        (reply.status, reply.text().as_str()),
+        (502, "ERR TlsCertificateError"),
+        "built-in roots only"
+    );
+    task.kill(rig, "SIGTERM");
+    task.wait_exit(Duration::from_secs(20))?;
+
+    let ca_pem = std::fs::read(&ca.ca_file)?;
+    let config = format!(
+        "[[client_tls]]\ncomponent_ids = [\"outbound\"]\nhosts = [\"localhost:{port}\"]\nca_roots_file = \"certs/ca.pem\"\n"
+    );
+    let trusting = outbound_image(
+        rig,
+        which,
+        &entry,
+        &[
+            ("runtime-config.toml", config.as_bytes()),
+            ("certs/ca.pem", &ca_pem),
+        ],
+    )?;
+    let mut task = Task::start(rig, which, &trusting, &[])?;
+    task.wait_ready(rig, START_LIMIT)?;
+    let reply = get(task.addr, &target).await?;
+    assert_eq!(reply.status, 200, "with client_tls: {}", reply.text());
+    assert!(
+        reply.text().starts_with("200\necho GET /pod HTTP/2.0"),
+        "with client_tls: {}",
+        reply.text()
+    );
+    Ok(())
+}

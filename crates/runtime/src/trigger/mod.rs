@@ -69,9 +69,12 @@ impl Triggers {
     pub fn local_http(
         &self,
     ) -> Option<std::sync::Weak<dyn crate::host::outbound_http::local::LocalHttp>> {
-        self.triggers.iter().find_map(|trigger| match trigger {
-            Trigger::Http(server) => Some(server.local_http()),
-        })
+        self.triggers
+            .iter()
+            .map(|trigger| match trigger {
+                Trigger::Http(server) => server.local_http(),
+            })
+            .next()
     }
 
     /// Each trigger's start-up listing, concatenated.
