@@ -38,6 +38,8 @@ T_PODS = 50
 T_CONNS = 50
 # Issue 9: one key-value get / one SQLite select per request, against hello.
 T_STATE_RPS = 0.7
+# Issue 10: a chained call must beat the same call over a loopback HTTP hop.
+T_CHAIN_VS_PROXY = 1.0
 
 # (id, what) in the order the report lists them; the ids are the headings
 # of docs/performance-notes.md.
@@ -54,6 +56,9 @@ TARGETS = [
     ("pods-50", f"{T_PODS} pods run at once"),
     ("kv-throughput", f"key-value get per request, {T_CONNS} connections: req/s >= {T_STATE_RPS}x hello"),
     ("sqlite-throughput", f"SQLite select per request, {T_CONNS} connections: req/s >= {T_STATE_RPS}x hello"),
+    ("chain-vs-proxy", f"chained call to a private component, {T_CONNS} connections: req/s >= "
+                       f"{T_CHAIN_VS_PROXY}x the same guest proxying over loopback HTTP"),
+    ("chain-vs-proxy-p99", f"chained call, {T_CONNS} connections: p99 <= {T_CHAIN_VS_PROXY}x the loopback proxy's"),
 ]
 
 
@@ -195,6 +200,9 @@ def targets(d):
 
     tp("kv-throughput", TARGETS[9][1], "up-kv", "up-hello", "spinshim up hello", T_STATE_RPS, True)
     tp("sqlite-throughput", TARGETS[10][1], "up-sqlite", "up-hello", "spinshim up hello", T_STATE_RPS, True)
+    tp("chain-vs-proxy", TARGETS[11][1], "up-chain", "up-proxy", "proxy over loopback", T_CHAIN_VS_PROXY, True)
+    tp("chain-vs-proxy-p99", TARGETS[12][1], "up-chain", "up-proxy", "proxy over loopback", T_CHAIN_VS_PROXY,
+       False, p="99")
 
     floor = median(d.procstart("wasmtime-hello").get("samples_ms", []))
     floor_s = f"wasmtime serve process start -> 200 (floor): {f1(floor)} ms" if floor is not None else ""
@@ -263,6 +271,8 @@ STYLE = {
     "wasmtime-hello-p3": dict(color="#ff7f0e", ls=":", marker="v"),
     "up-kv": dict(color="#8c564b", ls="-", marker="P"),
     "up-sqlite": dict(color="#e377c2", ls="-", marker="X"),
+    "up-proxy": dict(color="#7f7f7f", ls="--", marker="<"),
+    "up-chain": dict(color="#17becf", ls="--", marker=">"),
 }
 
 
@@ -540,7 +550,7 @@ def report(d, notes, chart_rel, notes_rel):
     w("## Throughput and latency")
     w("")
     w(f"wrk, {p.get('duration_s')} s per run, `-t min(2, connections)`, keep-alive GET / on 127.0.0.1 "
-      f"(state-bench: GET /kv, one key-value get, or GET /sql, one SQLite select, per request); "
+      f"(state-bench: GET /kv, one key-value get, or GET /sql, one SQLite select, per request; outbound-bench: GET /http?url=..., the guest sends one request on, to spinshim up hello over loopback or chained in process to a private hello component); "
       f"median of {p.get('reps')} runs per figure (p50/p99: the median over runs of each run's percentile). "
       f"Ratio = this server's figure / the peer's.")
     w("")
@@ -548,7 +558,10 @@ def report(d, notes, chart_rel, notes_rel):
              ("hello", "shim-hello", "up-hello"),
              ("hello-p3", "up-hello-p3", "wasmtime-hello-p3"),
              ("state-bench /kv", "up-kv", "up-hello"),
-             ("state-bench /sql", "up-sqlite", "up-hello")]
+             ("state-bench /sql", "up-sqlite", "up-hello"),
+             ("outbound-bench proxy", "up-proxy", "up-hello"),
+             ("outbound-bench chain", "up-chain", "up-hello"),
+             ("outbound-bench chain vs proxy", "up-chain", "up-proxy")]
     rows = []
     for c in d.conns:
         for app, a, b in comps:

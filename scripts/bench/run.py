@@ -30,6 +30,7 @@ import statistics
 import subprocess
 import sys
 import time
+import urllib.parse
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(os.path.dirname(HERE))
@@ -318,6 +319,10 @@ def phase_throughput(a, servers, work):
     runs = []
     for s in servers:
         s.start()
+        if getattr(s, "url", None):
+            # The upstream started before this server; its port is known now.
+            upstream = s.url.replace("{port}", str(servers[0].port))
+            s.path = "/http?url=" + urllib.parse.quote(upstream, safe="")
         wait_200(s.port, 120, s.alive, getattr(s, "path", "/"))
         log(f"{s.key}: serving on 127.0.0.1:{s.port}")
     try:
@@ -514,6 +519,7 @@ def main():
     p.add_argument("--hello-app", default=os.path.join(REPO, "images", "hello"))
     p.add_argument("--hello-p3-app", default=os.path.join(REPO, "images", "hello-p3"))
     p.add_argument("--state-app", default=os.path.join(REPO, "images", "state-bench"))
+    p.add_argument("--outbound-app", default=os.path.join(REPO, "images", "outbound-bench"))
     p.add_argument("--hello-wasm", default=os.path.join(REPO, "images/target/wasm32-wasip2/release/hello.wasm"))
     p.add_argument("--hello-p3-wasm", default=os.path.join(REPO, "images/target/wasm32-wasip2/release/hello_p3.wasm"))
     p.add_argument("--reps", type=int, default=5)
@@ -547,6 +553,16 @@ def main():
                                 "INSERT INTO greetings VALUES (1, 'Hello, Spin!')"]
         return ProcServer(key, argv, work, path)
 
+    def up_outbound(key, upstream, url):
+        """images/outbound-bench: the guest sends each request on to `url`
+        (`{port}` is the upstream server's port, known once it started)."""
+        def argv(port):
+            return [a.spinshim, "up", "--from", a.outbound_app, "--listen", f"127.0.0.1:{port}",
+                    "--variable", f"upstream_port={upstream.port}"]
+        server = ProcServer(key, argv, work)
+        server.url = url
+        return server
+
     def wasmtime(key, wasm):
         return ProcServer(key, lambda port: [a.wasmtime, "serve", "-S", "cli=y",
                                              "-C", f"cache-config={a.wasmtime_cache_config}",
@@ -569,6 +585,8 @@ def main():
             "wasmtime-hello-p3": {"label": "wasmtime serve", "app": "hello-p3", "kind": "wasmtime"},
             "up-kv": {"label": "spinshim up", "app": "state-bench GET /kv (key-value get)", "kind": "up"},
             "up-sqlite": {"label": "spinshim up", "app": "state-bench GET /sql (SQLite select)", "kind": "up"},
+            "up-proxy": {"label": "spinshim up", "app": "outbound-bench: proxy to a local hyper server (spinshim up hello)", "kind": "up"},
+            "up-chain": {"label": "spinshim up", "app": "outbound-bench: chained call to a private hello component", "kind": "up"},
         },
     }
     results["meta"]["started"] = datetime.datetime.now().astimezone().isoformat(timespec="seconds")
@@ -585,15 +603,18 @@ def main():
         os.replace(tmp, a.out)
 
     if "throughput" in phases:
-        log(f"phase 1: throughput, {a.reps} reps x {a.conns} connections x 7 servers x {a.duration}s")
+        log(f"phase 1: throughput, {a.reps} reps x {a.conns} connections x 9 servers x {a.duration}s")
+        hello = up("up-hello", a.hello_app)
         servers = [
-            up("up-hello", a.hello_app),
+            hello,
             wasmtime("wasmtime-hello", a.hello_wasm),
             Pod(ctr, a.image, f"bench-tput-{os.getpid()}"),
             up("up-hello-p3", a.hello_p3_app),
             wasmtime("wasmtime-hello-p3", a.hello_p3_wasm),
             up_state("up-kv", "/kv"),
             up_state("up-sqlite", "/sql"),
+            up_outbound("up-proxy", hello, "http://127.0.0.1:{port}/"),
+            up_outbound("up-chain", hello, "http://hello.spin.internal/"),
         ]
         servers[2].key = "shim-hello"
         results["throughput"] = phase_throughput(a, servers, work)
