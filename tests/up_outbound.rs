@@ -215,12 +215,13 @@ async fn wasi_http_p3_and_legacy_http_follow_the_same_rules() -> Result<()> {
         "DestinationNotAllowed",
         "legacy denied",
     );
-    // p3 guests write self requests with the host `self.alt`.
-    let selfreq = fetch(up_p3.addr, "/http", "http://self.alt/echo?from=p3", "").await;
-    assert!(
-        selfreq.1.starts_with("200\nGET /echo?from=p3"),
-        "p3 self request: {selfreq:?}"
-    );
+    for url in ["/echo?from=p3", "http://self.alt/echo?from=p3"] {
+        let selfreq = fetch(up_p3.addr, "/http", url, "").await;
+        assert!(
+            selfreq.1.starts_with("200\nGET /echo?from=p3"),
+            "p3 self request {url}: {selfreq:?}"
+        );
+    }
     Ok(())
 }
 
@@ -582,5 +583,44 @@ async fn bad_rules_and_tls_files_stop_start_up_naming_them() -> Result<()> {
         &["--runtime-config-file", &config_arg],
         &["block_networks", "10.0.0.0/40"],
     )?;
+    std::fs::write(&config, "[outbound_http]\nmax_connections = 0\n")?;
+    assert_start_fails(
+        dir.path(),
+        addr,
+        &["--runtime-config-file", &config_arg],
+        &["[outbound_http] max_connections", "0"],
+    )?;
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn connection_caps_count_requests_in_flight_not_idle_pooled_connections() -> Result<()> {
+    let peers = [http_echo()?, http_echo()?, http_echo()?];
+    let entries: Vec<String> = peers
+        .iter()
+        .map(|p| format!("http://127.0.0.1:{}", p.addr.port()))
+        .collect();
+    let entries: Vec<&str> = entries.iter().map(String::as_str).collect();
+    let config = "[outbound_http]\nconnection_pooling = true\nmax_connections = 1\n\
+                  [outbound_networking]\nmax_total_connections = 1\n";
+    let (up, _dir) = start(&[outbound(&entries)], "", Some(config), &[])?;
+    // Each call leaves an idle pooled connection behind; the next one, to
+    // another host, must not wait for it.
+    for round in 0..2 {
+        for entry in &entries {
+            let got = fetch(
+                up.addr,
+                "/http",
+                &format!("{entry}/r{round}"),
+                "&connect_ms=3000",
+            )
+            .await;
+            assert_echoed(
+                &got,
+                &format!("echo GET /r{round}"),
+                &format!("{entry} round {round}"),
+            );
+        }
+    }
     Ok(())
 }

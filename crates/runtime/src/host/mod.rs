@@ -292,7 +292,11 @@ pub fn add_to_linker(linker: &mut Linker<InstanceState>) -> Result<()> {
         &options.into(),
         <InstanceState as wasmtime_wasi_http::WasiHttpView>::http,
     )?;
-    wasmtime_wasi_http::p3::add_to_linker(linker)?;
+    // wasi:http/types 0.3 here; its client is outbound HTTP's.
+    wasmtime_wasi_http::p3::bindings::http::types::add_to_linker::<_, wasmtime_wasi_http::WasiHttp>(
+        linker,
+        <InstanceState as wasmtime_wasi_http::WasiHttpView>::http,
+    )?;
     add_capabilities_to_linker(linker)?;
     // Spin 1.x HTTP guests import this interface for its types alone; it
     // has no functions, but the instance must exist for them to link.

@@ -4,6 +4,12 @@
 //! connector, and wasi:http's connect / first-byte / between-bytes
 //! timeouts.
 //!
+//! The connection caps (`[outbound_http] max_connections`,
+//! `[outbound_networking] max_total_connections`) count requests in flight:
+//! a permit is taken before sending and held until the response body ends
+//! or is dropped. (Held by the connection instead, an idle pooled
+//! connection would keep its permit and starve the next request.)
+//!
 //! Pooled connections are kept per TLS configuration, so a connection made
 //! with one component's client certificate never serves another's request.
 
@@ -19,7 +25,6 @@ use http::{Request, Response, Uri};
 use http_body_util::BodyExt as _;
 use hyper::body::{Body, Frame, Incoming};
 use hyper_rustls::HttpsConnector;
-use hyper_util::client::legacy::connect::{Connected, Connection};
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use tokio::net::TcpStream;
@@ -57,10 +62,26 @@ impl Timeouts {
     }
 }
 
+/// What the connector of the request being sent needs and tells.
+/// hyper-util's connector sees only a URI, so this reaches it as a
+/// task-local.
+#[derive(Clone)]
+struct ConnectScope {
+    timeout: Duration,
+    /// Whether a new connection is being made (the first-byte timeout
+    /// waits while it is, and restarts when it is made).
+    connecting: Arc<tokio::sync::watch::Sender<Connecting>>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Connecting {
+    NotYet,
+    Started,
+    Done,
+}
+
 tokio::task_local! {
-    /// The connect timeout of the request being sent. hyper-util's
-    /// connector sees only a URI, so the timeout reaches it this way.
-    static CONNECT_TIMEOUT: Duration;
+    static CONNECT: ConnectScope;
 }
 
 /// `[outbound_http]` settings.
@@ -68,7 +89,7 @@ tokio::task_local! {
 pub struct ClientSettings {
     /// Keep idle connections for reuse.
     pub pooling: bool,
-    /// Cap on outbound HTTP connections open at once.
+    /// Cap on outbound HTTP requests in flight at once.
     pub max_connections: Option<usize>,
 }
 
@@ -90,6 +111,7 @@ impl HttpClients {
             pooling: settings.pooling,
             http_connections: settings
                 .max_connections
+                .filter(|max| *max > 0 && *max <= Semaphore::MAX_PERMITS)
                 .map(|max| Arc::new(Semaphore::new(max))),
             clients: Mutex::new(HashMap::new()),
         }
@@ -103,15 +125,35 @@ impl HttpClients {
         timeouts: Timeouts,
     ) -> Result<Response<WasiBody>, Error> {
         let client = self.client_for(component, request.uri())?;
-        let sent = CONNECT_TIMEOUT.scope(timeouts.connect, async {
-            tokio::time::timeout(timeouts.first_byte, client.request(request)).await
-        });
-        let response = match sent.await {
-            Err(_elapsed) => return Err(Error::ConnectionReadTimeout),
-            Ok(Err(err)) => return Err(error_code(&err)),
-            Ok(Ok(response)) => response,
+        let permits = tokio::time::timeout(timeouts.connect, self.permits())
+            .await
+            .map_err(|_| Error::ConnectionLimitReached)?;
+        let (connecting, mut progress) = tokio::sync::watch::channel(Connecting::NotYet);
+        let scope = ConnectScope {
+            timeout: timeouts.connect,
+            connecting: Arc::new(connecting),
         };
-        Ok(response.map(|body| TimedBody::new(body, timeouts.between_bytes).boxed_unsync()))
+        let sent = CONNECT.scope(scope, client.request(request));
+        let response = match first_byte_within(sent, &mut progress, timeouts.first_byte).await {
+            None => return Err(Error::ConnectionReadTimeout),
+            Some(Err(err)) => return Err(error_code(&err)),
+            Some(Ok(response)) => response,
+        };
+        Ok(response
+            .map(|body| TimedBody::new(body, timeouts.between_bytes, permits).boxed_unsync()))
+    }
+
+    /// A permit from each cap that is set (bounded by the caller).
+    async fn permits(&self) -> Vec<OwnedSemaphorePermit> {
+        let mut permits = Vec::new();
+        for semaphore in [&self.network.connections, &self.http_connections]
+            .into_iter()
+            .flatten()
+        {
+            let permit = semaphore.clone().acquire_owned().await;
+            permits.push(permit.expect("the semaphore is never closed"));
+        }
+        permits
     }
 
     fn client_for(&self, component: &str, uri: &Uri) -> Result<PooledClient, Error> {
@@ -134,7 +176,6 @@ impl HttpClients {
                 .enable_http2()
                 .wrap_connector(TcpConnector {
                     network: self.network.clone(),
-                    http_connections: self.http_connections.clone(),
                 });
             let mut builder = Client::builder(TokioExecutor::new());
             builder
@@ -146,6 +187,41 @@ impl HttpClients {
             builder.build(connector)
         });
         Ok(client.clone())
+    }
+}
+
+/// Awaits `sent`, allowing `first_byte` for the response head once there is
+/// a connection: from the start with a pooled one, from when a new one is
+/// made otherwise (connecting has its own timeout). `None` when it expires.
+async fn first_byte_within<F: Future>(
+    sent: F,
+    progress: &mut tokio::sync::watch::Receiver<Connecting>,
+    first_byte: Duration,
+) -> Option<F::Output> {
+    let mut sent = std::pin::pin!(sent);
+    let mut deadline = Some(tokio::time::Instant::now() + first_byte);
+    loop {
+        let expiry = async {
+            match deadline {
+                Some(at) => tokio::time::sleep_until(at).await,
+                None => std::future::pending().await,
+            }
+        };
+        tokio::select! {
+            output = &mut sent => return Some(output),
+            changed = progress.changed() => {
+                if changed.is_err() {
+                    // The connector's end is gone: keep the current deadline.
+                    let at = deadline.unwrap_or_else(|| tokio::time::Instant::now() + first_byte);
+                    return tokio::time::timeout_at(at, sent).await.ok();
+                }
+                deadline = match *progress.borrow_and_update() {
+                    Connecting::Started => None,
+                    Connecting::Done | Connecting::NotYet => Some(tokio::time::Instant::now() + first_byte),
+                };
+            }
+            () = expiry => return None,
+        }
     }
 }
 
@@ -176,18 +252,16 @@ impl std::fmt::Display for ConnectError {
 
 impl std::error::Error for ConnectError {}
 
-/// The connector under TLS: resolve, drop blocked addresses, take the
-/// connection permits, connect.
+/// The connector under TLS: resolve, drop blocked addresses, connect.
 #[derive(Clone)]
 struct TcpConnector {
     network: Arc<NetworkPolicy>,
-    http_connections: Option<Arc<Semaphore>>,
 }
 
 impl tower_service::Service<Uri> for TcpConnector {
-    type Response = PermittedStream;
+    type Response = TokioIo<TcpStream>;
     type Error = ConnectError;
-    type Future = Pin<Box<dyn Future<Output = Result<PermittedStream, ConnectError>> + Send>>;
+    type Future = Pin<Box<dyn Future<Output = Result<TokioIo<TcpStream>, ConnectError>> + Send>>;
 
     fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), ConnectError>> {
         Poll::Ready(Ok(()))
@@ -195,17 +269,25 @@ impl tower_service::Service<Uri> for TcpConnector {
 
     fn call(&mut self, uri: Uri) -> Self::Future {
         let connector = self.clone();
-        let timeout = CONNECT_TIMEOUT.try_with(|t| *t).unwrap_or(DEFAULT_TIMEOUT);
+        let scope = CONNECT.try_with(ConnectScope::clone).ok();
+        let timeout = scope.as_ref().map_or(DEFAULT_TIMEOUT, |s| s.timeout);
+        if let Some(scope) = &scope {
+            scope.connecting.send_replace(Connecting::Started);
+        }
         Box::pin(async move {
-            tokio::time::timeout(timeout, connector.connect(uri))
+            let connected = tokio::time::timeout(timeout, connector.connect(uri))
                 .await
-                .map_err(|_| ConnectError::Timeout)?
+                .map_err(|_| ConnectError::Timeout);
+            if let Some(scope) = &scope {
+                scope.connecting.send_replace(Connecting::Done);
+            }
+            connected?
         })
     }
 }
 
 impl TcpConnector {
-    async fn connect(self, uri: Uri) -> Result<PermittedStream, ConnectError> {
+    async fn connect(self, uri: Uri) -> Result<TokioIo<TcpStream>, ConnectError> {
         let host = uri.host().unwrap_or_default();
         let host = host.trim_start_matches('[').trim_end_matches(']');
         let https = uri.scheme() == Some(&http::uri::Scheme::HTTPS);
@@ -227,28 +309,12 @@ impl TcpConnector {
             );
             return Err(ConnectError::IpProhibited);
         }
-        let mut permits = Vec::new();
-        for semaphore in [&self.network.connections, &self.http_connections]
-            .into_iter()
-            .flatten()
-        {
-            permits.push(
-                semaphore
-                    .clone()
-                    .acquire_owned()
-                    .await
-                    .expect("never closed"),
-            );
-        }
         let mut last = None;
         for addr in addrs {
             match TcpStream::connect(addr).await {
                 Ok(stream) => {
                     let _ = stream.set_nodelay(true);
-                    return Ok(PermittedStream {
-                        io: TokioIo::new(stream),
-                        _permits: permits,
-                    });
+                    return Ok(TokioIo::new(stream));
                 }
                 Err(err) => last = Some(err),
             }
@@ -260,46 +326,6 @@ impl TcpConnector {
             Some(err) => ConnectError::Other(err),
             None => ConnectError::NotFound,
         })
-    }
-}
-
-/// A connection holding its share of the connection caps while it lives.
-struct PermittedStream {
-    io: TokioIo<TcpStream>,
-    _permits: Vec<OwnedSemaphorePermit>,
-}
-
-impl Connection for PermittedStream {
-    fn connected(&self) -> Connected {
-        self.io.connected()
-    }
-}
-
-impl hyper::rt::Read for PermittedStream {
-    fn poll_read(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: hyper::rt::ReadBufCursor<'_>,
-    ) -> Poll<std::io::Result<()>> {
-        Pin::new(&mut self.io).poll_read(cx, buf)
-    }
-}
-
-impl hyper::rt::Write for PermittedStream {
-    fn poll_write(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &[u8],
-    ) -> Poll<std::io::Result<usize>> {
-        Pin::new(&mut self.io).poll_write(cx, buf)
-    }
-
-    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
-        Pin::new(&mut self.io).poll_flush(cx)
-    }
-
-    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
-        Pin::new(&mut self.io).poll_shutdown(cx)
     }
 }
 
@@ -362,19 +388,22 @@ fn tls_error_code(err: &rustls::Error) -> Error {
 }
 
 /// A response body that fails with `connection-read-timeout` when no frame
-/// arrives within the between-bytes timeout.
+/// arrives within the between-bytes timeout, and holds the request's
+/// connection permits until it ends.
 struct TimedBody {
     inner: Incoming,
     timeout: Duration,
     sleep: Pin<Box<tokio::time::Sleep>>,
+    permits: Vec<OwnedSemaphorePermit>,
 }
 
 impl TimedBody {
-    fn new(inner: Incoming, timeout: Duration) -> Self {
+    fn new(inner: Incoming, timeout: Duration, permits: Vec<OwnedSemaphorePermit>) -> Self {
         Self {
             inner,
             timeout,
             sleep: Box::pin(tokio::time::sleep(timeout)),
+            permits,
         }
     }
 }
@@ -398,7 +427,10 @@ impl Body for TimedBody {
             } else {
                 Error::from(err)
             }))),
-            Poll::Ready(None) => Poll::Ready(None),
+            Poll::Ready(None) => {
+                self.permits.clear();
+                Poll::Ready(None)
+            }
             Poll::Pending => match self.sleep.as_mut().poll(cx) {
                 Poll::Ready(()) => Poll::Ready(Some(Err(Error::ConnectionReadTimeout))),
                 Poll::Pending => Poll::Pending,

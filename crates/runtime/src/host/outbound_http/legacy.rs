@@ -23,6 +23,10 @@ mod bindings {
 
 use bindings::fermyon::spin::http_types::{HttpError, Method, Request, Response};
 
+/// The largest response body the host buffers for a legacy guest (Spin's
+/// limit on host-buffered bytes).
+const MAX_RESPONSE_BYTES: usize = 128 * 1024 * 1024;
+
 struct Legacy;
 
 impl HasData for Legacy {
@@ -47,7 +51,14 @@ impl bindings::fermyon::spin::http::Host for OutboundHttp {
             .await
             .map_err(legacy_error)?;
         let (parts, body) = response.into_parts();
-        let body = body.collect().await.map_err(legacy_error)?.to_bytes();
+        let body = http_body_util::Limited::new(body, MAX_RESPONSE_BYTES)
+            .collect()
+            .await
+            .map_err(|err| match err.downcast::<Error>() {
+                Ok(err) => legacy_error(*err),
+                Err(_too_large) => HttpError::RuntimeError,
+            })?
+            .to_bytes();
         let headers = parts
             .headers
             .iter()
@@ -80,11 +91,13 @@ fn into_http(request: Request) -> Result<http::Request<WasiBody>, HttpError> {
     if uri.scheme().is_none() && !request.uri.starts_with('/') {
         return Err(HttpError::InvalidUrl);
     }
-    let mut builder = http::Request::builder().method(method).uri(uri.clone());
-    if let Some(authority) = uri.authority() {
-        builder = builder.header(http::header::HOST, authority.as_str());
-    }
-    for (name, value) in &request.headers {
+    let mut builder = http::Request::builder().method(method).uri(uri);
+    // The client derives Host from the URI (see `set_host_header`).
+    for (name, value) in request
+        .headers
+        .iter()
+        .filter(|(n, _)| !n.eq_ignore_ascii_case("host"))
+    {
         builder = builder.header(name.as_str(), value.as_str());
     }
     let body = Bytes::from(request.body.unwrap_or_default());

@@ -18,7 +18,7 @@
 pub mod client;
 mod legacy;
 pub mod local;
-mod wasi_p2;
+mod relative_urls;
 
 use std::future::Future;
 use std::sync::Arc;
@@ -55,6 +55,7 @@ impl OutboundHttpSection {
     /// Spin's rules: without the section pooling is on; the section
     /// without `connection_pooling` turns it off.
     fn settings(section: Option<Self>, label: &str) -> Result<ClientSettings> {
+        let field = format!("{label}: [{SECTION}] max_connections");
         let Some(section) = section else {
             return Ok(ClientSettings {
                 pooling: true,
@@ -69,6 +70,8 @@ impl OutboundHttpSection {
             (None, Some(requests)) => Some(requests + 1),
             (None, None) => None,
         };
+        // Checked here so that a bad value stops start-up naming the field.
+        crate::host::outbound_networking::connection_cap(max_connections, &field)?;
         Ok(ClientSettings {
             pooling: section.connection_pooling.unwrap_or(false),
             max_connections,
@@ -110,7 +113,7 @@ impl Capability for OutboundHttp {
     where
         InstanceState: HasCapability<Self>,
     {
-        wasi_p2::add_to_linker(linker)?;
+        relative_urls::add_to_linker(linker)?;
         legacy::add_to_linker(linker)
     }
 
@@ -186,7 +189,7 @@ impl OutboundHttp {
     /// Checks permission and picks the destination.
     fn destination(&self, uri: &http::Uri) -> Result<Destination, Error> {
         let host = uri.host().unwrap_or_default();
-        if host.is_empty() || host == wasi_p2::SELF_AUTHORITY {
+        if host.is_empty() || host == relative_urls::SELF_AUTHORITY {
             if self.allowed.allows_relative() {
                 return Ok(Destination::Local(LocalTarget::App));
             }
@@ -220,6 +223,12 @@ type SendFuture = Box<
 >;
 
 impl WasiHttpHooks for OutboundHttp {
+    /// The client derives `Host` from the URI for HTTP/1.1 (and HTTP/2 uses
+    /// `:authority`); a copy from wasi-http would be sent twice under h2.
+    fn set_host_header(&mut self) -> bool {
+        false
+    }
+
     fn send_request(
         &mut self,
         request: Request<WasiBody>,

@@ -76,8 +76,28 @@ impl BlockedNetworks {
     /// a blocked network.
     pub fn is_blocked(&self, ip: IpAddr) -> bool {
         let ip = ip.to_canonical();
-        self.networks.iter().any(|net| net.contains(&ip))
+        let embedded = embedded_ipv4(ip);
+        self.networks
+            .iter()
+            .any(|net| net.contains(&ip) || embedded.is_some_and(|v4| net.contains(&v4)))
     }
+}
+
+/// The IPv4 address a NAT64 (`64:ff9b::/96`) or 6to4 (`2002::/16`)
+/// address reaches, so that blocking an IPv4 network blocks it that way too.
+fn embedded_ipv4(ip: IpAddr) -> Option<IpAddr> {
+    let IpAddr::V6(v6) = ip else {
+        return None;
+    };
+    let s = v6.segments();
+    let v4 = if s[0] == 0x64 && s[1] == 0xff9b && s[2..6] == [0, 0, 0, 0] {
+        [s[6] >> 8, s[6] & 0xff, s[7] >> 8, s[7] & 0xff]
+    } else if s[0] == 0x2002 {
+        [s[1] >> 8, s[1] & 0xff, s[2] >> 8, s[2] & 0xff]
+    } else {
+        return None;
+    };
+    Some(IpAddr::from(v4.map(|b| b as u8)))
 }
 
 #[cfg(test)]
@@ -98,6 +118,15 @@ mod tests {
         assert!(!networks.is_blocked("1.1.1.2".parse().unwrap()));
         assert!(networks.is_blocked("2001:db8::5".parse().unwrap()));
         assert!(networks.is_blocked("::ffff:10.1.0.1".parse().unwrap()));
+        assert!(
+            networks.is_blocked("64:ff9b::a01:1".parse().unwrap()),
+            "NAT64"
+        );
+        assert!(
+            networks.is_blocked("2002:a01:1::1".parse().unwrap()),
+            "6to4"
+        );
+        assert!(!networks.is_blocked("64:ff9b::a02:1".parse().unwrap()));
     }
 
     #[test]

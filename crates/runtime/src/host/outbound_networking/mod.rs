@@ -11,8 +11,7 @@
 //! - instance: nothing; the socket check is installed into each
 //!   instance's WASI context.
 //!
-//! Sockets: TCP connect, UDP connect and send (and receive, so only
-//! answers from allowed peers arrive) need an entry with scheme `tcp` /
+//! Sockets: TCP connect and UDP connect and send need an entry with scheme `tcp` /
 //! `udp` (or `*`) matching the address; an entry naming a host also admits
 //! the addresses that host resolves to. Binding is allowed only to an
 //! unspecified address with port 0 (the implicit bind of a client
@@ -71,14 +70,30 @@ impl NetworkPolicy {
     /// file, section and field.
     pub fn from_runtime_config(runtime_config: &RuntimeConfig) -> Result<Self> {
         let section: NetworkingSection = runtime_config.section(SECTION)?.unwrap_or_default();
-        let field = format!("{}: [{SECTION}] block_networks", runtime_config.label);
+        let field = |name: &str| format!("{}: [{SECTION}] {name}", runtime_config.label);
         Ok(Self {
-            blocked: BlockedNetworks::parse(&section.block_networks, &field)?,
+            blocked: BlockedNetworks::parse(&section.block_networks, &field("block_networks"))?,
             tls: TlsConfigs::from_runtime_config(runtime_config)?,
-            connections: section
-                .max_total_connections
-                .map(|max| Arc::new(Semaphore::new(max))),
+            connections: connection_cap(
+                section.max_total_connections,
+                &field("max_total_connections"),
+            )?,
         })
+    }
+}
+
+/// A semaphore for a connection cap; `field` names the setting when the
+/// value is 0 or too large.
+pub fn connection_cap(max: Option<usize>, field: &str) -> Result<Option<Arc<Semaphore>>> {
+    match max {
+        None => Ok(None),
+        Some(max) if max == 0 || max > Semaphore::MAX_PERMITS => {
+            anyhow::bail!(
+                "{field}: {max} is not a usable cap (1 to {})",
+                Semaphore::MAX_PERMITS
+            )
+        }
+        Some(max) => Ok(Some(Arc::new(Semaphore::new(max)))),
     }
 }
 
@@ -161,8 +176,12 @@ impl ComponentNetwork {
                 return addr.ip().is_unspecified() && addr.port() == 0
             }
             SocketAddrUse::TcpListen | SocketAddrUse::TcpAccept => return false,
+            // Datagrams can only arrive on a socket that was allowed to
+            // send; as in Spin, their sources are not checked (beyond the
+            // blocked networks), and never by name lookup.
+            SocketAddrUse::UdpReceive => return !self.policy.blocked.is_blocked(addr.ip()),
             SocketAddrUse::TcpConnect => "tcp",
-            SocketAddrUse::UdpSend | SocketAddrUse::UdpReceive => "udp",
+            SocketAddrUse::UdpSend => "udp",
         };
         if self.policy.blocked.is_blocked(addr.ip()) {
             tracing::info!("socket use of {addr} denied: the address is in a blocked network");
@@ -174,9 +193,7 @@ impl ComponentNetwork {
         {
             return true;
         }
-        if !matches!(addr_use, SocketAddrUse::UdpReceive) {
-            tracing::info!("socket use of {scheme}://{addr} denied: not in allowed_outbound_hosts");
-        }
+        tracing::info!("socket use of {scheme}://{addr} denied: not in allowed_outbound_hosts");
         false
     }
 
