@@ -217,8 +217,10 @@ up() {
     trap up_exit EXIT
 
     t=$(now_ms)
-    # redis-server: tests start their own servers from it (tests/support/redis.rs).
-    ensure_packages docker-registry runc curl ca-certificates libseccomp2 gcc libc6-dev redis-server
+    # redis-server, mosquitto: tests start their own servers from them
+    # (tests/support/redis.rs, tests/support/mqtt.rs).
+    ensure_packages docker-registry runc curl ca-certificates libseccomp2 gcc libc6-dev redis-server \
+        mosquitto
     say "system packages: $(since "$t")"
 
     t=$(now_ms)

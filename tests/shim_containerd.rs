@@ -557,27 +557,32 @@ async fn simultaneous_first_starts_all_serve() -> Result<()> {
     Ok(())
 }
 
-/// A plain image of `images/outbound` allowed to reach `https_entry`, with
-/// `extra` files (the runtime config and a CA) in its root.
-fn outbound_image(
+/// A plain image of one sample component (`wasm`, as component `app`)
+/// allowed to reach `allowed`, with `extra` files (a runtime config, a CA)
+/// in its root.
+fn single_component_image(
     rig: &Rig,
     which: Containerd,
-    https_entry: &str,
+    wasm_file: &str,
+    allowed: &[&str],
     extra: &[(&str, &[u8])],
 ) -> Result<String> {
-    let outbound = std::fs::read(wasm("outbound.wasm"))?;
+    let code = std::fs::read(wasm(wasm_file))?;
+    let allowed: Vec<String> = allowed.iter().map(|a| format!("\"{a}\"")).collect();
     let manifest = format!(
-        "spin_manifest_version = 2\n[application]\nname = \"outbound\"\n[[trigger.http]]\nroute = \"/...\"\n\
-         component = \"outbound\"\n[component.outbound]\nsource = \"app/outbound.wasm\"\n\
-         allowed_outbound_hosts = [\"{https_entry}\"]\n"
+        "spin_manifest_version = 2\n[application]\nname = \"app\"\n[[trigger.http]]\nroute = \"/...\"\n\
+         component = \"app\"\n[component.app]\nsource = \"app/{wasm_file}\"\n\
+         allowed_outbound_hosts = [{}]\n",
+        allowed.join(", ")
     );
+    let source = format!("app/{wasm_file}");
     let mut files: Vec<(&str, &[u8], u32)> = vec![
         ("spin.toml", manifest.as_bytes(), 0o644),
-        ("app/outbound.wasm", &outbound, 0o644),
+        (&source, &code, 0o644),
     ];
     files.extend(extra.iter().map(|(path, bytes)| (*path, *bytes, 0o644)));
     let layer = fs_layer(&files)?;
-    let name = format!("docker.io/spinshim-e2e/{}:v1", rig.unique_id("tls"));
+    let name = format!("docker.io/spinshim-e2e/{}:v1", rig.unique_id("single"));
     let tar = tempfile::NamedTempFile::new()?;
     OciImage::plain(&name, &["/"], vec![layer]).write_layout_tar(tar.path())?;
     import(rig, which, tar.path());
@@ -599,7 +604,7 @@ async fn a_pod_trusts_a_private_ca_only_through_client_tls() -> Result<()> {
     let entry = format!("https://localhost:{port}");
     let target = format!("/http?url=https%3A%2F%2Flocalhost%3A{port}%2Fpod");
 
-    let untrusting = outbound_image(rig, which, &entry, &[])?;
+    let untrusting = single_component_image(rig, which, "outbound.wasm", &[&entry], &[])?;
     let mut task = Task::start(rig, which, &untrusting, &[])?;
     task.wait_ready(rig, START_LIMIT)?;
     let reply = get(task.addr, &target).await?;
@@ -613,12 +618,13 @@ async fn a_pod_trusts_a_private_ca_only_through_client_tls() -> Result<()> {
 
     let ca_pem = std::fs::read(&ca.ca_file)?;
     let config = format!(
-        "[[client_tls]]\ncomponent_ids = [\"outbound\"]\nhosts = [\"localhost:{port}\"]\nca_roots_file = \"certs/ca.pem\"\n"
+        "[[client_tls]]\ncomponent_ids = [\"app\"]\nhosts = [\"localhost:{port}\"]\nca_roots_file = \"certs/ca.pem\"\n"
     );
-    let trusting = outbound_image(
+    let trusting = single_component_image(
         rig,
         which,
-        &entry,
+        "outbound.wasm",
+        &[&entry],
         &[
             ("runtime-config.toml", config.as_bytes()),
             ("certs/ca.pem", &ca_pem),
@@ -633,5 +639,55 @@ async fn a_pod_trusts_a_private_ca_only_through_client_tls() -> Result<()> {
         "with client_tls: {}",
         reply.text()
     );
+    Ok(())
+}
+
+/// A pod's guest uses Redis and MQTT servers the test runs on the node
+/// (pods share the host network here): what it writes is in Redis, what it
+/// publishes reaches a subscriber.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_pod_reaches_redis_and_mqtt_servers() -> Result<()> {
+    use spinshim_tests::mqtt::{MqttBroker, Subscriber};
+    use spinshim_tests::redis::RedisServer;
+    use spinshim_tests::{send, Req};
+    let rig = Rig::get();
+    let which = Containerd::V1_7;
+    let redis = RedisServer::start()?;
+    let broker = MqttBroker::start()?;
+    let mqtt_entry = format!("mqtt://127.0.0.1:{}", broker.port);
+    let image = single_component_image(
+        rig,
+        which,
+        "services.wasm",
+        &[&redis.url(), &mqtt_entry],
+        &[],
+    )?;
+    let mut task = Task::start(rig, which, &image, &[])?;
+    task.wait_ready(rig, START_LIMIT)?;
+    let addr = task.addr;
+    let post = |target: String, body: &'static str| async move {
+        let req = Req {
+            method: "POST",
+            target: &target,
+            headers: &[],
+            body: body.as_bytes(),
+        };
+        send(addr, req).await.map(|r| r.text())
+    };
+    let target = format!("/redis?addr=redis%3A%2F%2F127.0.0.1%3A{}", redis.port);
+    let answer = post(target, "set pod:key from%20a%20pod\nincr pod:n").await?;
+    assert_eq!(answer, "ok\n1");
+    assert_eq!(redis.command(&["GET", "pod:key"])?, "$10\r\nfrom a pod\r\n");
+
+    let mut subscriber = Subscriber::new(&broker, "pod/#", None).await?;
+    let target = format!(
+        "/mqtt?addr=mqtt%3A%2F%2F127.0.0.1%3A{}%3Fclient_id%3Dpod",
+        broker.port
+    );
+    assert_eq!(post(target, "mqtt pod/hello 1 hi").await?, "ok");
+    let message = subscriber.next(Duration::from_secs(10)).await;
+    assert_eq!(message.map(|m| m.payload), Some(b"hi".to_vec()));
+    task.kill(rig, "SIGTERM");
+    task.wait_exit(Duration::from_secs(20))?;
     Ok(())
 }

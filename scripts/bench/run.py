@@ -201,6 +201,59 @@ class Ctr:
 
 # --- servers ------------------------------------------------------------------
 
+class RedisForBench:
+    """A redis-server on a free port holding the key `bench`, for the
+    services-bench guest; stopped by PID. It also tells how many
+    connections it accepted, so the report can show they were reused."""
+
+    def __init__(self, work):
+        self.work = work
+        self.port = free_port()
+        logf = open(os.path.join(work.logs, "redis-server.log"), "ab")
+        self.proc = subprocess.Popen(
+            ["redis-server", "--bind", "127.0.0.1", "--port", str(self.port), "--save", "",
+             "--appendonly", "no", "--daemonize", "no"],
+            stdout=logf, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True)
+        logf.close()
+        work.remember("redis-server", self.proc.pid)
+        deadline = time.time() + 10
+        while self.command("PING") != "+PONG":
+            if time.time() > deadline:
+                raise RuntimeError(f"redis-server on port {self.port} did not answer PING")
+            time.sleep(0.05)
+        self.command("SET", "bench", "Hello, Spin!")
+
+    def command(self, *args):
+        """One command over RESP; the first line of the reply."""
+        req = f"*{len(args)}\r\n" + "".join(f"${len(x)}\r\n{x}\r\n" for x in args)
+        try:
+            with socket.create_connection(("127.0.0.1", self.port), timeout=2) as sock:
+                sock.sendall(req.encode())
+                return sock.recv(65536).decode(errors="replace").split("\r\n")[0]
+        except OSError:
+            return None
+
+    def connections_received(self):
+        with socket.create_connection(("127.0.0.1", self.port), timeout=2) as sock:
+            sock.sendall(b"*2\r\n$4\r\nINFO\r\n$5\r\nstats\r\n")
+            text = b""
+            while b"total_connections_received" not in text:
+                chunk = sock.recv(65536)
+                if not chunk:
+                    break
+                text += chunk
+        for line in text.decode(errors="replace").splitlines():
+            if line.startswith("total_connections_received:"):
+                return int(line.split(":")[1])
+        return None
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+        self.work.forget("redis-server")
+
+
 class ProcServer:
     """`spinshim up` or `wasmtime serve`, as a child process."""
 
@@ -520,6 +573,7 @@ def main():
     p.add_argument("--hello-p3-app", default=os.path.join(REPO, "images", "hello-p3"))
     p.add_argument("--state-app", default=os.path.join(REPO, "images", "state-bench"))
     p.add_argument("--outbound-app", default=os.path.join(REPO, "images", "outbound-bench"))
+    p.add_argument("--services-app", default=os.path.join(REPO, "images", "services-bench"))
     p.add_argument("--hello-wasm", default=os.path.join(REPO, "images/target/wasm32-wasip2/release/hello.wasm"))
     p.add_argument("--hello-p3-wasm", default=os.path.join(REPO, "images/target/wasm32-wasip2/release/hello_p3.wasm"))
     p.add_argument("--reps", type=int, default=5)
@@ -563,6 +617,14 @@ def main():
         server.url = url
         return server
 
+    def up_redis(key, redis):
+        """images/services-bench: one Redis GET per request."""
+        def argv(port):
+            return [a.spinshim, "up", "--from", a.services_app, "--listen", f"127.0.0.1:{port}",
+                    "--variable", f"redis_port={redis.port}"]
+        address = urllib.parse.quote(f"redis://127.0.0.1:{redis.port}", safe="")
+        return ProcServer(key, argv, work, f"/redis?addr={address}&steps=get%20bench")
+
     def wasmtime(key, wasm):
         return ProcServer(key, lambda port: [a.wasmtime, "serve", "-S", "cli=y",
                                              "-C", f"cache-config={a.wasmtime_cache_config}",
@@ -587,6 +649,7 @@ def main():
             "up-sqlite": {"label": "spinshim up", "app": "state-bench GET /sql (SQLite select)", "kind": "up"},
             "up-proxy": {"label": "spinshim up", "app": "outbound-bench: proxy to a local hyper server (spinshim up hello)", "kind": "up"},
             "up-chain": {"label": "spinshim up", "app": "outbound-bench: chained call to a private hello component", "kind": "up"},
+            "up-redis": {"label": "spinshim up", "app": "services-bench: one Redis GET per request (redis-server on loopback)", "kind": "up"},
         },
     }
     results["meta"]["started"] = datetime.datetime.now().astimezone().isoformat(timespec="seconds")
@@ -603,8 +666,9 @@ def main():
         os.replace(tmp, a.out)
 
     if "throughput" in phases:
-        log(f"phase 1: throughput, {a.reps} reps x {a.conns} connections x 9 servers x {a.duration}s")
+        log(f"phase 1: throughput, {a.reps} reps x {a.conns} connections x 10 servers x {a.duration}s")
         hello = up("up-hello", a.hello_app)
+        redis = RedisForBench(work)
         servers = [
             hello,
             wasmtime("wasmtime-hello", a.hello_wasm),
@@ -615,9 +679,17 @@ def main():
             up_state("up-sqlite", "/sql"),
             up_outbound("up-proxy", hello, "http://127.0.0.1:{port}/"),
             up_outbound("up-chain", hello, "http://hello.spin.internal/"),
+            up_redis("up-redis", redis),
         ]
         servers[2].key = "shim-hello"
-        results["throughput"] = phase_throughput(a, servers, work)
+        try:
+            results["throughput"] = phase_throughput(a, servers, work)
+            # Everything up-redis did over the phase, warm-up included.
+            results["redis"] = {"connections_received": redis.connections_received(),
+                                "requests": sum(r["requests"] for r in results["throughput"]
+                                                if r["server"] == "up-redis")}
+        finally:
+            redis.stop()
         save()
     if "procstart" in phases:
         log(f"phase 2: process start -> first 200, {a.cold_runs} runs each")

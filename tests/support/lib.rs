@@ -2,6 +2,7 @@
 //! and sample apps, running `spinshim up`, and sending exact HTTP requests.
 
 pub mod assertions;
+pub mod mqtt;
 pub mod oci_layout;
 pub mod redis;
 pub mod rig;

@@ -116,9 +116,11 @@ fn prepare_component(
     if !component.dependencies.is_empty() {
         bail!("component \"{id}\": component dependencies are not supported yet");
     }
+    let allowed_hosts = Arc::new(options.variables.allowed_outbound_hosts(component)?);
     let host = options.host.component(&ComponentContext {
         component,
         variables: options.variables,
+        allowed_hosts: &allowed_hosts,
     })?;
     let compiled = code::load(engine.engine(), id, options.code.code(component)?)?;
     let pre = linker

@@ -6,6 +6,10 @@
 //! `GET /outbound?url=URL` sends a GET through the unversioned `fermyon:spin/http`
 //! import: 200 `"{status}\n{body}"`, or 502 `ERR <http-error>` (e.g.
 //! `ERR DestinationNotAllowed`).
+//!
+//! `POST …/redis?addr=A` runs the body's steps (the `script` crate) through
+//! the unversioned `fermyon:spin/redis`, each call naming `A`: one line per
+//! step, the first error ending the answer with `ERR Error`.
 
 wit_bindgen::generate!({
     world: "legacy-http",
@@ -15,6 +19,9 @@ wit_bindgen::generate!({
 use exports::fermyon::spin::inbound_http::Guest;
 use fermyon::spin::http::send_request;
 use fermyon::spin::http_types::{HttpError, Method, Request, Response};
+use fermyon::spin::redis;
+use fermyon::spin::redis_types::{RedisParameter, RedisResult};
+use script::{Arg, Step};
 
 struct Legacy;
 
@@ -70,11 +77,74 @@ fn outbound(query: &str) -> Response {
     }
 }
 
+/// `/redis?addr=A`: the body's steps, each a call naming `A`.
+fn redis_steps(query: &str, body: &[u8]) -> Response {
+    let params = script::params(query);
+    let address = script::param(&params, "addr");
+    let steps = match script::parse(body) {
+        Ok(steps) => steps,
+        Err(e) => return text(200, format!("ERR {e}")),
+    };
+    let mut lines = Vec::new();
+    for step in steps {
+        match redis_step(address, step) {
+            Ok(line) => lines.push(line),
+            Err(e) => {
+                let name = match e {
+                    fermyon::spin::redis_types::Error::Success => "Success",
+                    fermyon::spin::redis_types::Error::Error => "Error",
+                };
+                lines.push(format!("ERR Error::{name}"));
+                break;
+            }
+        }
+    }
+    text(200, lines.join("\n"))
+}
+
+fn redis_step(a: &str, step: Step) -> Result<String, fermyon::spin::redis_types::Error> {
+    Ok(match step {
+        Step::Set(key, value) => redis::set(a, &key, &value).map(|()| "ok".into())?,
+        Step::Get(key) => format!("bytes({})", script::show(&redis::get(a, &key)?)),
+        Step::Incr(key) => redis::incr(a, &key)?.to_string(),
+        Step::Del(keys) => redis::del(a, &keys)?.to_string(),
+        Step::Sadd(key, values) => redis::sadd(a, &key, &values)?.to_string(),
+        Step::Smembers(key) => script::show_set(redis::smembers(a, &key)?),
+        Step::Srem(key, values) => redis::srem(a, &key, &values)?.to_string(),
+        Step::Publish(channel, payload) => {
+            redis::publish(a, &channel, &payload).map(|()| "ok".into())?
+        }
+        Step::Execute(command, args) => {
+            let args: Vec<RedisParameter> = args
+                .into_iter()
+                .map(|a| match a {
+                    Arg::Int(n) => RedisParameter::Int64(n),
+                    Arg::Bin(b) => RedisParameter::Binary(b),
+                })
+                .collect();
+            let shown: Vec<String> = redis::execute(a, &command, &args)?
+                .into_iter()
+                .map(|r| match r {
+                    RedisResult::Nil => "nil".into(),
+                    RedisResult::Status(s) => format!("status({s})"),
+                    RedisResult::Int64(n) => format!("int({n})"),
+                    RedisResult::Binary(b) => format!("bin({})", script::show(&b)),
+                })
+                .collect();
+            format!("[{}]", shown.join(","))
+        }
+        Step::Mqtt(..) => "skipped (not a redis step)".into(),
+    })
+}
+
 impl Guest for Legacy {
     fn handle_request(req: Request) -> Response {
         let (path, query) = req.uri.split_once('?').unwrap_or((req.uri.as_str(), ""));
         if path == "/outbound" {
             return outbound(query);
+        }
+        if path.ends_with("/redis") {
+            return redis_steps(query, req.body.as_deref().unwrap_or_default());
         }
         let mut headers = vec![("content-type".to_owned(), "text/plain".to_owned())];
         for (name, value) in &req.headers {

@@ -17,7 +17,9 @@
 
 pub mod key_value;
 pub mod outbound_http;
+pub mod outbound_mqtt;
 pub mod outbound_networking;
+pub mod outbound_redis;
 pub mod sqlite;
 mod sqlite_threads;
 pub mod variables;
@@ -28,12 +30,17 @@ use std::sync::Arc;
 
 use anyhow::Result;
 use spinshim_app::locked::{LockedApp, LockedComponent};
+use spinshim_app::outbound::AllowedHostsConfig;
 use spinshim_app::variables::ResolvedVariables;
 use spinshim_app::RuntimeConfig;
 use wasmtime::component::Linker;
 use wasmtime_wasi::WasiCtxBuilder;
 
 use crate::store::InstanceState;
+
+/// The most a host call buffers for a guest (a Redis value, a query's
+/// rows, a legacy HTTP response), as in Spin.
+pub const MAX_HOST_BUFFERED_BYTES: usize = 128 << 20;
 
 /// What every capability sees when the app starts.
 pub struct AppContext<'a> {
@@ -57,8 +64,11 @@ pub struct AppContext<'a> {
 pub struct ComponentContext<'a> {
     /// The component as locked.
     pub component: &'a LockedComponent,
-    /// The app's variables, for templated permissions.
+    /// The app's variables.
     pub variables: &'a ResolvedVariables,
+    /// Its `allowed_outbound_hosts`, templates resolved: every outbound
+    /// client checks this one list.
+    pub allowed_hosts: &'a Arc<AllowedHostsConfig>,
 }
 
 /// Data for the default stores, written before the app serves (as
@@ -174,13 +184,7 @@ where
 
 /// Runtime-config sections that belong to capabilities this host does not
 /// serve yet. They are accepted (Spin accepts them) and reported once.
-const NOT_YET_SERVED_SECTIONS: &[&str] = &[
-    "llm_compute",
-    "outbound_redis",
-    "outbound_pg",
-    "outbound_mysql",
-    "outbound_mqtt",
-];
+const NOT_YET_SERVED_SECTIONS: &[&str] = &["llm_compute", "outbound_pg", "outbound_mysql"];
 
 /// Generates the three tier structs and the registry functions from the
 /// list of capabilities.
@@ -271,6 +275,8 @@ capabilities! {
     variables: variables::Variables,
     key_value: key_value::KeyValue,
     sqlite: sqlite::Sqlite,
+    outbound_redis: outbound_redis::OutboundRedis,
+    outbound_mqtt: outbound_mqtt::OutboundMqtt,
 }
 
 impl AppHost {

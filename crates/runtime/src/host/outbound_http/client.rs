@@ -15,7 +15,6 @@
 
 use std::collections::HashMap;
 use std::future::Future;
-use std::net::{IpAddr, SocketAddr};
 use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
@@ -31,7 +30,7 @@ use tokio::net::TcpStream;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use wasmtime_wasi_http::{Error, RequestOptions, WasiBody};
 
-use crate::host::outbound_networking::NetworkPolicy;
+use crate::host::outbound_networking::{NetworkPolicy, ResolveError};
 
 /// wasi:http's timeouts when the guest sets none (wasmtime's defaults).
 const DEFAULT_TIMEOUT: Duration = Duration::from_secs(600);
@@ -289,26 +288,17 @@ impl tower_service::Service<Uri> for TcpConnector {
 impl TcpConnector {
     async fn connect(self, uri: Uri) -> Result<TokioIo<TcpStream>, ConnectError> {
         let host = uri.host().unwrap_or_default();
-        let host = host.trim_start_matches('[').trim_end_matches(']');
         let https = uri.scheme() == Some(&http::uri::Scheme::HTTPS);
         let port = uri.port_u16().unwrap_or(if https { 443 } else { 80 });
-        let mut addrs: Vec<SocketAddr> = match host.parse::<IpAddr>() {
-            Ok(ip) => vec![SocketAddr::new(ip, port)],
-            Err(_) => tokio::net::lookup_host((host, port))
-                .await
-                .map_err(ConnectError::Dns)?
-                .collect(),
-        };
-        if addrs.is_empty() {
-            return Err(ConnectError::NotFound);
-        }
-        addrs.retain(|addr| !self.network.blocked.is_blocked(addr.ip()));
-        if addrs.is_empty() {
-            tracing::info!(
-                "outbound request to {host} denied: it resolves only into blocked networks"
-            );
-            return Err(ConnectError::IpProhibited);
-        }
+        let addrs = self
+            .network
+            .resolve(host, port)
+            .await
+            .map_err(|err| match err {
+                ResolveError::Dns { source, .. } => ConnectError::Dns(source),
+                ResolveError::NotFound(_) => ConnectError::NotFound,
+                ResolveError::Blocked(_) => ConnectError::IpProhibited,
+            })?;
         let mut last = None;
         for addr in addrs {
             match TcpStream::connect(addr).await {

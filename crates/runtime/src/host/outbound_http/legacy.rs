@@ -25,7 +25,7 @@ use bindings::fermyon::spin::http_types::{HttpError, Method, Request, Response};
 
 /// The largest response body the host buffers for a legacy guest (Spin's
 /// limit on host-buffered bytes).
-const MAX_RESPONSE_BYTES: usize = 128 * 1024 * 1024;
+const MAX_RESPONSE_BYTES: usize = crate::host::MAX_HOST_BUFFERED_BYTES;
 
 struct Legacy;
 

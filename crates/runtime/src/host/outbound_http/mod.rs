@@ -130,10 +130,9 @@ impl Capability for OutboundHttp {
         app: &Arc<OutboundHttpApp>,
         ctx: &ComponentContext<'_>,
     ) -> Result<OutboundHttp> {
-        let allowed = ctx.variables.allowed_outbound_hosts(ctx.component)?;
         Ok(OutboundHttp {
             component_id: ctx.component.id.as_str().into(),
-            allowed: Arc::new(allowed),
+            allowed: Arc::clone(ctx.allowed_hosts),
             app: app.clone(),
         })
     }

@@ -22,15 +22,16 @@
 pub mod blocked;
 pub mod tls;
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::pin::Pin;
 use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::Result;
 use serde::Deserialize;
 use spinshim_app::outbound::{AllowedHostsConfig, HostPattern, SchemePattern};
 use spinshim_app::RuntimeConfig;
-use tokio::sync::Semaphore;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use wasmtime::component::Linker;
 use wasmtime_wasi::sockets::SocketAddrUse;
 use wasmtime_wasi::WasiCtxBuilder;
@@ -82,6 +83,92 @@ impl NetworkPolicy {
     }
 }
 
+/// Why a destination could not be resolved to a usable address.
+#[derive(Debug, thiserror::Error)]
+pub enum ResolveError {
+    /// The name lookup failed.
+    #[error("DNS lookup of {host} failed: {source}")]
+    Dns {
+        host: String,
+        source: std::io::Error,
+    },
+    /// The name has no addresses.
+    #[error("{0} has no addresses")]
+    NotFound(String),
+    /// Every address lies in a blocked network.
+    #[error("{0} resolves only into blocked networks")]
+    Blocked(String),
+}
+
+impl NetworkPolicy {
+    /// The addresses of `host` (a name or an IP literal, IPv6 with or
+    /// without brackets) that are not in a blocked network. Every client
+    /// connects through this, so a name resolving into a blocked network is
+    /// refused whatever the client.
+    pub async fn resolve(&self, host: &str, port: u16) -> Result<Vec<SocketAddr>, ResolveError> {
+        let host = host.trim_start_matches('[').trim_end_matches(']');
+        let mut addrs: Vec<SocketAddr> = match host.parse::<IpAddr>() {
+            Ok(ip) => vec![SocketAddr::new(ip, port)],
+            Err(_) => tokio::net::lookup_host((host, port))
+                .await
+                .map_err(|source| ResolveError::Dns {
+                    host: host.to_string(),
+                    source,
+                })?
+                .collect(),
+        };
+        if addrs.is_empty() {
+            return Err(ResolveError::NotFound(host.to_string()));
+        }
+        addrs.retain(|addr| !self.blocked.is_blocked(addr.ip()));
+        if addrs.is_empty() {
+            tracing::info!("connection to {host} denied: it resolves only into blocked networks");
+            return Err(ResolveError::Blocked(host.to_string()));
+        }
+        Ok(addrs)
+    }
+
+    /// A permit from `max_total_connections` and from the client's own
+    /// cap, each where set; `None` when one is not free within `wait`.
+    pub async fn permits(
+        &self,
+        client_cap: Option<&Arc<Semaphore>>,
+        wait: Duration,
+    ) -> Option<Vec<OwnedSemaphorePermit>> {
+        let mut permits = Vec::new();
+        for cap in [self.connections.as_ref(), client_cap]
+            .into_iter()
+            .flatten()
+        {
+            let permit = tokio::time::timeout(wait, Arc::clone(cap).acquire_owned()).await;
+            permits.push(permit.ok()?.expect("connection caps are never closed"));
+        }
+        Some(permits)
+    }
+}
+
+/// Whether `allowed` admits a client's `address` (a URL, or a bare
+/// `host[:port]` read with `default_scheme`), as Spin's database and
+/// broker clients check it.
+pub fn allows_address(allowed: &AllowedHostsConfig, address: &str, default_scheme: &str) -> bool {
+    let parsed = url::Url::parse(address)
+        .ok()
+        .filter(|url| url.host_str().is_some_and(|host| !host.is_empty()))
+        .or_else(|| url::Url::parse(&format!("{default_scheme}://{address}")).ok());
+    parsed.is_some_and(|url| allowed.allows(&url))
+}
+
+/// `url` with its password replaced by `***`, for logs and errors.
+pub fn redact_password(url: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(mut parsed) if parsed.password().is_some() => {
+            let _ = parsed.set_password(Some("***"));
+            parsed.to_string()
+        }
+        _ => url.to_string(),
+    }
+}
+
 /// A semaphore for a connection cap; `field` names the setting when the
 /// value is 0 or too large.
 pub fn connection_cap(max: Option<usize>, field: &str) -> Result<Option<Arc<Semaphore>>> {
@@ -130,7 +217,7 @@ impl Capability for OutboundNetworking {
         app: &Arc<Arc<NetworkPolicy>>,
         ctx: &ComponentContext<'_>,
     ) -> Result<ComponentNetwork> {
-        let allowed = ctx.variables.allowed_outbound_hosts(ctx.component)?;
+        let allowed = Arc::clone(ctx.allowed_hosts);
         let name_lookup = allowed.entries().iter().any(|entry| {
             is_socket_scheme(&entry.scheme)
                 && matches!(
@@ -139,7 +226,7 @@ impl Capability for OutboundNetworking {
                 )
         });
         Ok(ComponentNetwork {
-            allowed: Arc::new(allowed),
+            allowed,
             policy: Arc::clone(app),
             name_lookup,
         })

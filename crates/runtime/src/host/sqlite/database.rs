@@ -42,7 +42,7 @@ const STEPS_PER_CHECK: i32 = 1000;
 const IN_PLACE_CHECKS: i64 = 100;
 
 /// The most a query result may hold, as in Spin.
-pub const MAX_RESULT_BYTES: usize = 128 << 20;
+pub const MAX_RESULT_BYTES: usize = crate::host::MAX_HOST_BUFFERED_BYTES;
 
 /// A value as guests pass and receive it.
 #[derive(Clone, Debug, PartialEq)]
