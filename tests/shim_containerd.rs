@@ -642,26 +642,26 @@ async fn a_pod_trusts_a_private_ca_only_through_client_tls() -> Result<()> {
     Ok(())
 }
 
-/// A pod's guest uses Redis and MQTT servers the test runs on the node
-/// (pods share the host network here): what it writes is in Redis, what it
-/// publishes reaches a subscriber.
+/// A pod's guest uses Redis, MQTT and PostgreSQL servers the test runs on
+/// the node (pods share the host network here): what it writes is in Redis
+/// and PostgreSQL, what it publishes reaches a subscriber.
 #[tokio::test(flavor = "multi_thread")]
-async fn a_pod_reaches_redis_and_mqtt_servers() -> Result<()> {
+async fn a_pod_reaches_redis_mqtt_and_postgres_servers() -> Result<()> {
     use spinshim_tests::mqtt::{MqttBroker, Subscriber};
+    use spinshim_tests::postgres::PgServer;
     use spinshim_tests::redis::RedisServer;
     use spinshim_tests::{send, Req};
     let rig = Rig::get();
     let which = Containerd::V1_7;
     let redis = RedisServer::start()?;
     let broker = MqttBroker::start()?;
+    let postgres = PgServer::start()?;
+    postgres.psql("CREATE TABLE visits (who text)")?;
     let mqtt_entry = format!("mqtt://127.0.0.1:{}", broker.port);
-    let image = single_component_image(
-        rig,
-        which,
-        "services.wasm",
-        &[&redis.url(), &mqtt_entry],
-        &[],
-    )?;
+    let pg_entry = format!("postgres://127.0.0.1:{}", postgres.port);
+    let allowed = [redis.url(), mqtt_entry, pg_entry];
+    let allowed: Vec<&str> = allowed.iter().map(String::as_str).collect();
+    let image = single_component_image(rig, which, "services.wasm", &allowed, &[])?;
     let mut task = Task::start(rig, which, &image, &[])?;
     task.wait_ready(rig, START_LIMIT)?;
     let addr = task.addr;
@@ -687,6 +687,23 @@ async fn a_pod_reaches_redis_and_mqtt_servers() -> Result<()> {
     assert_eq!(post(target, "mqtt pod/hello 1 hi").await?, "ok");
     let message = subscriber.next(Duration::from_secs(10)).await;
     assert_eq!(message.map(|m| m.payload), Some(b"hi".to_vec()));
+
+    let address: String = postgres
+        .url()
+        .bytes()
+        .map(|b| match b {
+            b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect();
+    let target = format!("/pg4?addr={address}");
+    let answer = post(
+        target,
+        "exec INSERT%20INTO%20visits%20VALUES%20($1) str:pod",
+    )
+    .await?;
+    assert_eq!(answer, "1");
+    assert_eq!(postgres.psql("SELECT who FROM visits")?, "pod");
     task.kill(rig, "SIGTERM");
     task.wait_exit(Duration::from_secs(20))?;
     Ok(())

@@ -1,7 +1,9 @@
 //! Guests' service clients from `spinshim up`, against real servers the
 //! tests start on 127.0.0.1: Redis (`fermyon:spin/redis` of Spin 1.x,
 //! `@2.0.0`, `spin:redis@3.0.0`) and MQTT (`fermyon:spin/mqtt@2.0.0`,
-//! `spin:mqtt@3.0.0`) through `images/services` (spin-sdk 5),
+//! `spin:mqtt@3.0.0`) and PostgreSQL (`fermyon:spin/postgres@2.0.0`,
+//! `spin:postgres@3.0.0`, `@4.0.0`, `@4.2.0` async) through
+//! `images/services` (spin-sdk 5),
 //! `images/services-p3` (spin-sdk 7) and `images/legacy-http`.
 //!
 //! The guests run the steps of a request body (`images/script`) and answer
@@ -13,6 +15,7 @@ use std::time::Duration;
 use anyhow::Result;
 use spinshim_tests::assertions::{temp_app, wasm};
 use spinshim_tests::mqtt::{MqttBroker, Received, Subscriber};
+use spinshim_tests::postgres::PgServer;
 use spinshim_tests::redis::RedisServer;
 use spinshim_tests::{send, Req, Up};
 
@@ -438,6 +441,469 @@ async fn mqtt_addresses_are_checked_and_outages_are_connection_failures() -> Res
         assert_eq!(got, ["ok"], "{version}: the first request after the outage");
         let message = subscriber.next(Duration::from_secs(10)).await;
         assert_eq!(message.map(|m| m.payload), Some(b"c".to_vec()), "{version}");
+    }
+    Ok(())
+}
+
+/// The PostgreSQL guests: route, and the interface version it imports.
+const PG_GUESTS: &[(&str, &str)] = &[
+    ("v2/pg2", "fermyon:spin/postgres@2.0.0"),
+    ("v2/pg3", "spin:postgres@3.0.0"),
+    ("v2/pg4", "spin:postgres@4.0.0 (served by 4.2)"),
+    ("v3/pg", "spin:postgres@4.2.0, async"),
+];
+
+async fn pg(addr: SocketAddr, route: &str, address: &str, steps: &str) -> Vec<String> {
+    let target = format!("/{route}?addr={}", enc(address));
+    let reply = send(
+        addr,
+        Req {
+            method: "POST",
+            target: &target,
+            headers: &[],
+            body: steps.as_bytes(),
+        },
+    )
+    .await
+    .unwrap_or_else(|e| panic!("POST {target}: {e:#}"));
+    assert_eq!(reply.status, 200, "POST {target}: {}", reply.text());
+    reply.text().lines().map(str::to_string).collect()
+}
+
+/// A step line: words percent-encoded as the fixtures read them.
+fn step(words: &[&str]) -> String {
+    words.iter().map(|w| enc(w)).collect::<Vec<_>>().join(" ")
+}
+
+fn pg_start(server: &PgServer) -> Result<(Up, tempfile::TempDir)> {
+    let entry = format!("postgres://127.0.0.1:{}", server.port);
+    start(&[&entry], "", None)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn postgres_values_round_trip_in_both_directions() -> Result<()> {
+    let server = PgServer::start()?;
+    server.psql(
+        "CREATE TABLE every (id int4 PRIMARY KEY, b bool, i2 int2, i4 int4, i8 int8, f4 float4, \
+         f8 float8, t text, v varchar(10), by bytea, d date, tm time, ts timestamp, tz timestamptz, \
+         u uuid, j jsonb, n numeric, r4 int4range, r8 int8range, rn numrange, a4 int4[], a8 int8[], \
+         an numeric[], at text[], iv interval)",
+    )?;
+    let (up, _dir) = pg_start(&server)?;
+    let url = server.url();
+    // 4.x: every type in, every type out, then a row of NULLs.
+    for (n, (route, version)) in [(1, &PG_GUESTS[2]), (3, &PG_GUESTS[3])] {
+        let id = format!("i32:{n}");
+        let null_id = format!("i32:{}", n + 1);
+        let insert =
+            "INSERT INTO every VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,\
+                      $16,$17,$18,$19,$20,$21,$22,$23,$24,$25)";
+        let values = [
+            id.as_str(),
+            "bool:true",
+            "i16:-2",
+            "i32:3",
+            "i64:-4000000000",
+            "f32:1.5",
+            "f64:-2.25",
+            "str:héllo",
+            "str:short",
+            "bin:\u{1}\u{2}",
+            "date:2024-02-29",
+            "time:13:45:07.000123",
+            "datetime:2024-02-29T13:45:07.000500",
+            "ts:1700000000",
+            "uuid:67e55044-10b1-426f-9247-bb680e5fe0c8",
+            "json:{\"a\":[1,true]}",
+            "dec:12345.678",
+            "r32:[3,9)",
+            "r64:(,5]",
+            "rdec:[1.5,)",
+            "a32:1,null,3",
+            "a64:4,5",
+            "adec:1.25,null",
+            "astr:a,null,b c",
+            "interval:1500000,2,14",
+        ];
+        let mut insert_words = vec!["exec", insert];
+        insert_words.extend(values);
+        let nulls: Vec<&str> = std::iter::once(null_id.as_str())
+            .chain(std::iter::repeat_n("null", 24))
+            .collect();
+        let mut null_words = vec!["exec", insert];
+        null_words.extend(nulls);
+        let steps = [
+            step(&insert_words),
+            step(&null_words),
+            step(&[
+                "query",
+                "SELECT * FROM every WHERE id = $1 OR id = $2 ORDER BY id",
+                &id,
+                &null_id,
+            ]),
+        ]
+        .join("\n");
+        let got = pg(up.addr, route, &url, &steps).await;
+        assert_eq!(got.len(), 5, "{version}: {got:#?}");
+        assert_eq!(got[0..2], ["1", "1"], "{version}");
+        let want_columns = "columns: id:DbDataType::Int32, b:DbDataType::Boolean, i2:DbDataType::Int16, \
+            i4:DbDataType::Int32, i8:DbDataType::Int64, f4:DbDataType::Floating32, \
+            f8:DbDataType::Floating64, t:DbDataType::Str, v:DbDataType::Str, by:DbDataType::Binary, \
+            d:DbDataType::Date, tm:DbDataType::Time, ts:DbDataType::Datetime, tz:DbDataType::Datetime, \
+            u:DbDataType::Uuid, j:DbDataType::Jsonb, n:DbDataType::Decimal, r4:DbDataType::RangeInt32, \
+            r8:DbDataType::RangeInt64, rn:DbDataType::RangeDecimal, a4:DbDataType::ArrayInt32, \
+            a8:DbDataType::ArrayInt64, an:DbDataType::ArrayDecimal, at:DbDataType::ArrayStr, \
+            iv:DbDataType::Interval";
+        assert_eq!(got[2], want_columns, "{version}");
+        let want_row = [
+            format!("DbValue::Int32({n})"),
+            "DbValue::Boolean(true)".into(),
+            "DbValue::Int16(-2)".into(),
+            "DbValue::Int32(3)".into(),
+            "DbValue::Int64(-4000000000)".into(),
+            "DbValue::Floating32(1.5)".into(),
+            "DbValue::Floating64(-2.25)".into(),
+            "DbValue::Str(\"héllo\")".into(),
+            "DbValue::Str(\"short\")".into(),
+            "DbValue::Binary([1, 2])".into(),
+            "DbValue::Date((2024, 2, 29))".into(),
+            "DbValue::Time((13, 45, 7, 123000))".into(),
+            "DbValue::Datetime((2024, 2, 29, 13, 45, 7, 500000))".into(),
+            "DbValue::Datetime((2023, 11, 14, 22, 13, 20, 0))".into(),
+            "DbValue::Uuid(\"67e55044-10b1-426f-9247-bb680e5fe0c8\")".into(),
+            "DbValue::Jsonb([123, 34, 97, 34, 58, 91, 49, 44, 116, 114, 117, 101, 93, 125])".into(),
+            "DbValue::Decimal(\"12345.678\")".into(),
+            "DbValue::RangeInt32((Some((3, RangeBoundKind::Inclusive)), Some((9, RangeBoundKind::Exclusive))))".into(),
+            "DbValue::RangeInt64((None, Some((6, RangeBoundKind::Exclusive))))".into(),
+            "DbValue::RangeDecimal((Some((\"1.5\", RangeBoundKind::Inclusive)), None))".into(),
+            "DbValue::ArrayInt32([Some(1), None, Some(3)])".into(),
+            "DbValue::ArrayInt64([Some(4), Some(5)])".into(),
+            "DbValue::ArrayDecimal([Some(\"1.25\"), None])".into(),
+            "DbValue::ArrayStr([Some(\"a\"), None, Some(\"b c\")])".into(),
+            "DbValue::Interval(Interval { micros: 1500000, days: 2, months: 14 })".into(),
+        ]
+        .join(" | ");
+        assert_eq!(got[3], want_row, "{version}");
+        let want_nulls = std::iter::once(format!("DbValue::Int32({})", n + 1))
+            .chain(std::iter::repeat_n("DbValue::DbNull".to_string(), 24))
+            .collect::<Vec<_>>()
+            .join(" | ");
+        assert_eq!(got[4], want_nulls, "{version}");
+        // What the guest wrote is what the server holds.
+        let stored = server.psql(&format!(
+            "SELECT t, encode(by, 'hex'), d, tm, ts, tz AT TIME ZONE 'UTC', j::text, n, r4, r8, rn, \
+             a4, at, iv FROM every WHERE id = {n}"
+        ))?;
+        assert_eq!(
+            stored,
+            "héllo|0102|2024-02-29|13:45:07.000123|2024-02-29 13:45:07.0005|2023-11-14 22:13:20|\
+             {\"a\": [1, true]}|12345.678|[3,9)|(,6)|[1.5,)|{1,NULL,3}|{a,NULL,\"b c\"}|1 year 2 mons 2 days 00:00:01.5",
+            "{version}"
+        );
+    }
+    // 2.0 and 3.0 read what 4.x wrote, through their own types.
+    let steps = step(&[
+        "query",
+        "SELECT id, b, i8, t, by, d, tm, ts, u FROM every WHERE id = $1",
+        "i32:1",
+    ]);
+    let got = pg(up.addr, "v2/pg3", &url, &steps).await;
+    assert_eq!(
+        got,
+        [
+            "columns: id:DbDataType::Int32, b:DbDataType::Boolean, i8:DbDataType::Int64, t:DbDataType::Str, \
+             by:DbDataType::Binary, d:DbDataType::Date, tm:DbDataType::Time, ts:DbDataType::Datetime, \
+             u:DbDataType::Other",
+            "DbValue::Int32(1) | DbValue::Boolean(true) | DbValue::Int64(-4000000000) | DbValue::Str(\"héllo\") | \
+             DbValue::Binary([1, 2]) | DbValue::Date((2024, 2, 29)) | DbValue::Time((13, 45, 7, 123000)) | \
+             DbValue::Datetime((2024, 2, 29, 13, 45, 7, 500000)) | DbValue::Unsupported",
+        ]
+    );
+    let got = pg(up.addr, "v2/pg2", &url, &steps).await;
+    assert_eq!(
+        got,
+        [
+            "columns: id:DbDataType::Int32, b:DbDataType::Boolean, i8:DbDataType::Int64, t:DbDataType::Str, \
+             by:DbDataType::Binary, d:DbDataType::Other, tm:DbDataType::Other, ts:DbDataType::Other, \
+             u:DbDataType::Other",
+            "DbValue::Int32(1) | DbValue::Boolean(true) | DbValue::Int64(-4000000000) | DbValue::Str(\"héllo\") | \
+             DbValue::Binary([1, 2]) | DbValue::Unsupported | DbValue::Unsupported | DbValue::Unsupported | \
+             DbValue::Unsupported",
+        ]
+    );
+    // 3.0 writes dates and times; 2.0 has no unsigned integers in PostgreSQL.
+    let steps = [
+        step(&[
+            "exec",
+            "INSERT INTO every (id, d, tm, ts) VALUES ($1, $2, $3, $4)",
+            "i32:10",
+            "date:1999-12-31",
+            "time:23:59:59.999999",
+            "datetime:2000-01-01T00:00:00.000001",
+        ]),
+        step(&[
+            "query",
+            "SELECT d, tm, ts FROM every WHERE id = $1",
+            "i32:10",
+        ]),
+    ]
+    .join("\n");
+    let got = pg(up.addr, "v2/pg3", &url, &steps).await;
+    assert_eq!(got[0], "1");
+    assert_eq!(
+        got[2],
+        "DbValue::Date((1999, 12, 31)) | DbValue::Time((23, 59, 59, 999999000)) | \
+         DbValue::Datetime((2000, 1, 1, 0, 0, 0, 1000))"
+    );
+    let got = pg(
+        up.addr,
+        "v2/pg2",
+        &url,
+        &step(&["exec", "SELECT $1::int8", "u32:7"]),
+    )
+    .await;
+    assert_eq!(
+        got,
+        ["ERR Error::ValueConversionFailed(\"Postgres does not support unsigned integers\")"]
+    );
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn postgres_errors_are_the_interfaces_values_and_the_app_keeps_serving() -> Result<()> {
+    let server = PgServer::start()?;
+    let (up, _dir) = pg_start(&server)?;
+    let url = server.url();
+    for (route, version) in PG_GUESTS {
+        let v4 = route.ends_with("pg4") || route.ends_with("/pg");
+        // A statement the server rejects: v4 carries the server's fields.
+        let got = pg(up.addr, route, &url, &step(&["query", "SELEC 1"])).await;
+        assert_eq!(got.len(), 1, "{version}: {got:?}");
+        if v4 {
+            assert!(
+                got[0].starts_with("ERR Error::QueryFailed(QueryError::DbError(DbError {"),
+                "{version}: {got:?}"
+            );
+            assert!(got[0].contains("code: \"42601\""), "{version}: {got:?}");
+            assert!(got[0].contains("severity: \"ERROR\""), "{version}: {got:?}");
+        } else {
+            assert!(
+                got[0].starts_with("ERR Error::QueryFailed(\""),
+                "{version}: {got:?}"
+            );
+            assert!(got[0].contains("syntax error"), "{version}: {got:?}");
+        }
+        // The wrong number of parameters.
+        let got = pg(
+            up.addr,
+            route,
+            &url,
+            &step(&["query", "SELECT $1::int4, $2::int4", "i32:1"]),
+        )
+        .await;
+        assert!(
+            got[0].starts_with("ERR Error::QueryFailed("),
+            "{version}: {got:?}"
+        );
+        assert!(
+            got[0].contains("expected 2 parameters but got 1"),
+            "{version}: {got:?}"
+        );
+        // A value of the wrong type for its parameter.
+        let got = pg(
+            up.addr,
+            route,
+            &url,
+            &step(&["query", "SELECT $1::int8", "str:x"]),
+        )
+        .await;
+        assert!(
+            got[0].starts_with("ERR Error::QueryFailed("),
+            "{version}: {got:?}"
+        );
+        // Wrong credentials.
+        let wrong = url.replace(spinshim_tests::postgres::PASSWORD, "wrong");
+        let got = pg(up.addr, route, &wrong, &step(&["query", "SELECT 1"])).await;
+        assert!(
+            got[0].starts_with("ERR Error::ConnectionFailed("),
+            "{version}: {got:?}"
+        );
+        assert!(
+            got[0].contains("password authentication failed"),
+            "{version}: {got:?}"
+        );
+        // And it still serves.
+        let got = pg(
+            up.addr,
+            route,
+            &url,
+            &step(&["query", "SELECT 2::int4 AS two"]),
+        )
+        .await;
+        assert_eq!(
+            got,
+            ["columns: two:DbDataType::Int32", "DbValue::Int32(2)"],
+            "{version}"
+        );
+    }
+    // A value that does not convert is bad-parameter, naming it (3.0, 4.x).
+    let got = pg(
+        up.addr,
+        "v2/pg4",
+        &url,
+        &step(&["query", "SELECT $1::date", "date:2025-02-30"]),
+    )
+    .await;
+    assert_eq!(
+        got,
+        ["ERR Error::BadParameter(\"parameter $1: invalid date 2025-2-30\")"]
+    );
+    let got = pg(
+        up.addr,
+        "v3/pg",
+        &url,
+        &step(&["query", "SELECT $1::uuid", "uuid:nope"]),
+    )
+    .await;
+    assert!(
+        got[0].starts_with("ERR Error::BadParameter(\"parameter $1: invalid UUID"),
+        "{got:?}"
+    );
+    // A CA root that is not PEM (connection-builder, 4.1+).
+    let target = format!("/v3/pg?addr={}&ca=not-a-certificate", enc(&url));
+    let reply = send(
+        up.addr,
+        Req {
+            method: "POST",
+            target: &target,
+            headers: &[],
+            body: b"query SELECT%201",
+        },
+    )
+    .await?;
+    assert!(
+        reply
+            .text()
+            .starts_with("ERR Error::Other(\"invalid root certificate"),
+        "{}",
+        reply.text()
+    );
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn postgres_addresses_are_checked_in_url_and_key_value_forms() -> Result<()> {
+    let server = PgServer::start()?;
+    let port = server.port.to_string();
+    let variables = format!("pg_port = {{ default = \"{port}\" }}");
+    let (up, _dir) = start(&["postgres://127.0.0.1:{{ pg_port }}"], &variables, None)?;
+    let key_value = format!(
+        "host=127.0.0.1 port={port} user=spin password={} dbname=postgres",
+        spinshim_tests::postgres::PASSWORD
+    );
+    for (route, version) in PG_GUESTS {
+        for allowed in [server.url(), key_value.clone()] {
+            let got = pg(
+                up.addr,
+                route,
+                &allowed,
+                &step(&["query", "SELECT 1::int4 AS one"]),
+            )
+            .await;
+            assert_eq!(
+                got,
+                ["columns: one:DbDataType::Int32", "DbValue::Int32(1)"],
+                "{version}: {allowed}"
+            );
+        }
+        for (denied, shown) in [
+            (
+                format!("postgres://spin@localhost:{port}/postgres"),
+                format!("localhost:{port}"),
+            ),
+            (
+                format!("host=127.0.0.2 port={port} user=spin"),
+                format!("127.0.0.2:{port}"),
+            ),
+            // No port: the default one is checked (and shown).
+            (
+                "postgres://spin@127.0.0.1/postgres".to_string(),
+                "127.0.0.1:5432".to_string(),
+            ),
+        ] {
+            let got = pg(up.addr, route, &denied, &step(&["query", "SELECT 1"])).await;
+            let want = format!(
+                "ERR Error::ConnectionFailed(\"address postgres://{shown} is not permitted\")"
+            );
+            assert_eq!(got, [want], "{version}: {denied}");
+        }
+        let got = pg(
+            up.addr,
+            route,
+            "host=/tmp user=spin",
+            &step(&["query", "SELECT 1"]),
+        )
+        .await;
+        assert_eq!(
+            got,
+            ["ERR Error::ConnectionFailed(\"Unix sockets are not supported\")"],
+            "{version}"
+        );
+    }
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn postgres_sessions_are_clean_and_outages_recover() -> Result<()> {
+    let mut server = PgServer::start()?;
+    server.psql("CREATE TABLE iso (n int4)")?;
+    let config = "[outbound_pg]\nmax_connections = 1\n";
+    let entry = format!("postgres://127.0.0.1:{}", server.port);
+    let (up, _dir) = start(&[&entry], "", Some(config))?;
+    let url = server.url();
+    // A request leaves a transaction open and a setting changed ...
+    let steps = [
+        step(&["exec", "BEGIN"]),
+        step(&["exec", "SET application_name = 'leaked'"]),
+        step(&["exec", "INSERT INTO iso VALUES (1)"]),
+    ]
+    .join("\n");
+    assert_eq!(pg(up.addr, "v2/pg4", &url, &steps).await, ["0", "0", "1"]);
+    // ... and the next one (on the same pooled connection: the cap is 1)
+    // sees neither.
+    let got = pg(
+        up.addr,
+        "v3/pg",
+        &url,
+        &step(&[
+            "query",
+            "SELECT current_setting('application_name') AS a, \
+        (SELECT count(*)::int4 FROM iso) AS n",
+        ]),
+    )
+    .await;
+    assert_eq!(got[1], "DbValue::Str(\"\") | DbValue::Int32(0)", "{got:?}");
+    assert_eq!(server.psql("SELECT count(*) FROM iso")?, "0");
+    // The server goes away: connection-failed; it comes back: served.
+    server.stop();
+    for (route, version) in PG_GUESTS {
+        let got = pg(up.addr, route, &url, &step(&["query", "SELECT 1"])).await;
+        assert!(got[0].starts_with("ERR Error::"), "{version}: {got:?}");
+    }
+    server.restart()?;
+    for (route, version) in PG_GUESTS {
+        let got = pg(
+            up.addr,
+            route,
+            &url,
+            &step(&["query", "SELECT 3::int4 AS three"]),
+        )
+        .await;
+        assert_eq!(
+            got,
+            ["columns: three:DbDataType::Int32", "DbValue::Int32(3)"],
+            "{version}: after the outage"
+        );
     }
     Ok(())
 }

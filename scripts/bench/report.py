@@ -43,6 +43,9 @@ T_CHAIN_VS_PROXY = 1.0
 # Issue 11: Redis connections are reused, never opened per request: the
 # connections redis-server accepted over the whole throughput phase.
 T_REDIS_CONNECTIONS = 5
+# PostgreSQL connections are pooled: at most the pool's size (64) plus the
+# report's own psql sessions, however many requests.
+T_PG_CONNECTIONS = 70
 
 # (id, what) in the order the report lists them; the ids are the headings
 # of docs/performance-notes.md.
@@ -66,6 +69,10 @@ TARGETS = [
                          f"req/s >= {T_STATE_RPS}x hello"),
     ("redis-connections", f"Redis connections reused: at most {T_REDIS_CONNECTIONS} accepted by the server "
                           f"over every up-redis request of the run"),
+    ("pg-throughput", f"one single-row PostgreSQL select per request (loopback server), {T_CONNS} connections: "
+                      f"req/s >= {T_STATE_RPS}x hello"),
+    ("pg-connections", f"PostgreSQL connections pooled: at most {T_PG_CONNECTIONS} sessions on the server "
+                       f"over every up-pg request of the run"),
 ]
 
 
@@ -211,14 +218,17 @@ def targets(d):
     tp("chain-vs-proxy-p99", TARGETS[12][1], "up-chain", "up-proxy", "proxy over loopback", T_CHAIN_VS_PROXY,
        False, p="99")
     tp("redis-throughput", TARGETS[13][1], "up-redis", "up-hello", "spinshim up hello", T_STATE_RPS, True)
-    redis = d.r.get("redis") or {}
-    accepted, requests = redis.get("connections_received"), redis.get("requests")
-    if accepted is None:
-        out.append(("redis-connections", TARGETS[14][1], "not measured", "", "N/A"))
-    else:
-        out.append(("redis-connections", TARGETS[14][1], f"{accepted} connections",
-                    f"for {requests} requests (wrk runs; warm-up not counted)",
-                    "PASS" if accepted <= T_REDIS_CONNECTIONS else "MISS"))
+    tp("pg-throughput", TARGETS[15][1], "up-pg", "up-hello", "spinshim up hello", T_STATE_RPS, True)
+    for tid, what, key, goal in (("redis-connections", TARGETS[14][1], "redis", T_REDIS_CONNECTIONS),
+                                 ("pg-connections", TARGETS[16][1], "postgres", T_PG_CONNECTIONS)):
+        facts = d.r.get(key) or {}
+        accepted, requests = facts.get("connections_received"), facts.get("requests")
+        if accepted is None:
+            out.append((tid, what, "not measured", "", "N/A"))
+        else:
+            out.append((tid, what, f"{accepted} connections",
+                        f"for {requests} requests (wrk runs; warm-up not counted)",
+                        "PASS" if accepted <= goal else "MISS"))
 
     floor = median(d.procstart("wasmtime-hello").get("samples_ms", []))
     floor_s = f"wasmtime serve process start -> 200 (floor): {f1(floor)} ms" if floor is not None else ""
@@ -290,6 +300,7 @@ STYLE = {
     "up-proxy": dict(color="#7f7f7f", ls="--", marker="<"),
     "up-chain": dict(color="#17becf", ls="--", marker=">"),
     "up-redis": dict(color="#bcbd22", ls="-.", marker="*"),
+    "up-pg": dict(color="#393b79", ls=":", marker="h"),
 }
 
 
@@ -567,7 +578,7 @@ def report(d, notes, chart_rel, notes_rel):
     w("## Throughput and latency")
     w("")
     w(f"wrk, {p.get('duration_s')} s per run, `-t min(2, connections)`, keep-alive GET / on 127.0.0.1 "
-      f"(state-bench: GET /kv, one key-value get, or GET /sql, one SQLite select, per request; outbound-bench: GET /http?url=..., the guest sends one request on, to spinshim up hello over loopback or chained in process to a private hello component; services-bench: GET /redis?..., one Redis GET per request to a redis-server on loopback); "
+      f"(state-bench: GET /kv, one key-value get, or GET /sql, one SQLite select, per request; outbound-bench: GET /http?url=..., the guest sends one request on, to spinshim up hello over loopback or chained in process to a private hello component; services-bench: GET /redis?..., one Redis GET, or GET /pg4?..., one single-row PostgreSQL select, per request to a server on loopback); "
       f"median of {p.get('reps')} runs per figure (p50/p99: the median over runs of each run's percentile). "
       f"Ratio = this server's figure / the peer's.")
     w("")
@@ -579,7 +590,8 @@ def report(d, notes, chart_rel, notes_rel):
              ("outbound-bench proxy", "up-proxy", "up-hello"),
              ("outbound-bench chain", "up-chain", "up-hello"),
              ("outbound-bench chain vs proxy", "up-chain", "up-proxy"),
-             ("services-bench Redis GET", "up-redis", "up-hello")]
+             ("services-bench Redis GET", "up-redis", "up-hello"),
+             ("services-bench PostgreSQL select", "up-pg", "up-hello")]
     rows = []
     for c in d.conns:
         for app, a, b in comps:

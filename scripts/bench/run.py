@@ -201,6 +201,94 @@ class Ctr:
 
 # --- servers ------------------------------------------------------------------
 
+class PostgresForBench:
+    """A fresh PostgreSQL cluster on a free port with a one-row table, for
+    the services-bench guest; run as the `postgres` user (the server
+    refuses root), stopped by PID. Like RedisForBench it tells how many
+    connections it accepted."""
+
+    PASSWORD = "bench"
+
+    def __init__(self, work):
+        import glob
+        import pwd
+        self.work = work
+        versions = sorted(glob.glob("/usr/lib/postgresql/*/bin"), key=lambda p: int(p.split("/")[-2]))
+        if not versions:
+            raise RuntimeError("no PostgreSQL server in /usr/lib/postgresql (scripts/rig.sh up installs it)")
+        self.bin = versions[-1]
+        self.dir = os.path.join(work.root, "postgres")
+        subprocess.run(["rm", "-rf", self.dir], check=True)
+        os.makedirs(self.dir)
+        pw = pwd.getpwnam("postgres")
+        self.user = (pw.pw_uid, pw.pw_gid) if os.getuid() == 0 else None
+        pwfile = os.path.join(self.dir, "pw")
+        with open(pwfile, "w") as f:
+            f.write(self.PASSWORD)
+        if self.user:
+            for path in (self.dir, pwfile):
+                os.chown(path, *self.user)
+        data = os.path.join(self.dir, "data")
+        self._run([os.path.join(self.bin, "initdb"), "-D", data, "-U", "spin", "-E", "UTF8",
+                   "--auth-host=scram-sha-256", "--auth-local=trust", f"--pwfile={pwfile}"])
+        self.port = free_port()
+        logf = open(os.path.join(work.logs, "postgres.log"), "ab")
+        self.proc = subprocess.Popen(
+            [os.path.join(self.bin, "postgres"), "-D", data, "-p", str(self.port),
+             "-c", "listen_addresses=127.0.0.1", "-c", f"unix_socket_directories={data}",
+             "-c", "fsync=off", "-c", "max_connections=200"],
+            stdout=logf, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+            start_new_session=True, **self._as_user())
+        logf.close()
+        work.remember("postgres", self.proc.pid)
+        deadline = time.time() + 20
+        while subprocess.run([os.path.join(self.bin, "pg_isready"), "-h", "127.0.0.1", "-p",
+                              str(self.port), "-q"]).returncode != 0:
+            if time.time() > deadline or self.proc.poll() is not None:
+                raise RuntimeError(f"postgres on port {self.port} did not start (see {work.logs}/postgres.log)")
+            time.sleep(0.05)
+        self.psql("CREATE TABLE greetings (id int4 PRIMARY KEY, value text); "
+                  "INSERT INTO greetings VALUES (1, 'Hello, Spin!')")
+
+    def _as_user(self):
+        if not self.user:
+            return {}
+        uid, gid = self.user
+        return {"user": uid, "group": gid}
+
+    def _run(self, argv):
+        out = subprocess.run(argv, capture_output=True, text=True, **self._as_user())
+        if out.returncode != 0:
+            raise RuntimeError(f"{argv[0]}: {out.stderr.strip()}")
+
+    def psql(self, sql):
+        env = dict(os.environ, PGPASSWORD=self.PASSWORD)
+        out = subprocess.run(["psql", "-h", "127.0.0.1", "-p", str(self.port), "-U", "spin", "-d",
+                              "postgres", "-X", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-c", sql],
+                             capture_output=True, text=True, env=env)
+        if out.returncode != 0:
+            raise RuntimeError(f"psql: {out.stderr.strip()}")
+        return out.stdout.strip()
+
+    def url(self):
+        return f"postgres://spin:{self.PASSWORD}@127.0.0.1:{self.port}/postgres"
+
+    def connections_received(self):
+        """Backends ever started for client connections: the server's own
+        counter is per database (pg_stat_database.sessions, PostgreSQL 14+)."""
+        return int(self.psql("SELECT sessions FROM pg_stat_database WHERE datname = 'postgres'"))
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGINT)
+            try:
+                self.proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.work.forget("postgres")
+
+
 class RedisForBench:
     """A redis-server on a free port holding the key `bench`, for the
     services-bench guest; stopped by PID. It also tells how many
@@ -625,6 +713,15 @@ def main():
         address = urllib.parse.quote(f"redis://127.0.0.1:{redis.port}", safe="")
         return ProcServer(key, argv, work, f"/redis?addr={address}&steps=get%20bench")
 
+    def up_pg(key, postgres):
+        """images/services-bench: one single-row PostgreSQL select per request."""
+        def argv(port):
+            return [a.spinshim, "up", "--from", a.services_app, "--listen", f"127.0.0.1:{port}",
+                    "--variable", f"pg_port={postgres.port}"]
+        address = urllib.parse.quote(postgres.url(), safe="")
+        steps = urllib.parse.quote("query SELECT%20value%20FROM%20greetings%20WHERE%20id%20=%20$1 i32:1", safe="")
+        return ProcServer(key, argv, work, f"/pg4?addr={address}&steps={steps}")
+
     def wasmtime(key, wasm):
         return ProcServer(key, lambda port: [a.wasmtime, "serve", "-S", "cli=y",
                                              "-C", f"cache-config={a.wasmtime_cache_config}",
@@ -650,6 +747,7 @@ def main():
             "up-proxy": {"label": "spinshim up", "app": "outbound-bench: proxy to a local hyper server (spinshim up hello)", "kind": "up"},
             "up-chain": {"label": "spinshim up", "app": "outbound-bench: chained call to a private hello component", "kind": "up"},
             "up-redis": {"label": "spinshim up", "app": "services-bench: one Redis GET per request (redis-server on loopback)", "kind": "up"},
+            "up-pg": {"label": "spinshim up", "app": "services-bench: one single-row PostgreSQL select per request (on loopback)", "kind": "up"},
         },
     }
     results["meta"]["started"] = datetime.datetime.now().astimezone().isoformat(timespec="seconds")
@@ -666,9 +764,10 @@ def main():
         os.replace(tmp, a.out)
 
     if "throughput" in phases:
-        log(f"phase 1: throughput, {a.reps} reps x {a.conns} connections x 10 servers x {a.duration}s")
+        log(f"phase 1: throughput, {a.reps} reps x {a.conns} connections x 11 servers x {a.duration}s")
         hello = up("up-hello", a.hello_app)
         redis = RedisForBench(work)
+        postgres = PostgresForBench(work)
         servers = [
             hello,
             wasmtime("wasmtime-hello", a.hello_wasm),
@@ -680,16 +779,19 @@ def main():
             up_outbound("up-proxy", hello, "http://127.0.0.1:{port}/"),
             up_outbound("up-chain", hello, "http://hello.spin.internal/"),
             up_redis("up-redis", redis),
+            up_pg("up-pg", postgres),
         ]
         servers[2].key = "shim-hello"
         try:
             results["throughput"] = phase_throughput(a, servers, work)
             # Everything up-redis did over the phase, warm-up included.
-            results["redis"] = {"connections_received": redis.connections_received(),
-                                "requests": sum(r["requests"] for r in results["throughput"]
-                                                if r["server"] == "up-redis")}
+            for name, server in (("redis", redis), ("postgres", postgres)):
+                results[name] = {"connections_received": server.connections_received(),
+                                 "requests": sum(r["requests"] for r in results["throughput"]
+                                                 if r["server"] == f"up-{'pg' if name == 'postgres' else name}")}
         finally:
             redis.stop()
+            postgres.stop()
         save()
     if "procstart" in phases:
         log(f"phase 2: process start -> first 200, {a.cold_runs} runs each")

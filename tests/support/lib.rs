@@ -4,6 +4,7 @@
 pub mod assertions;
 pub mod mqtt;
 pub mod oci_layout;
+pub mod postgres;
 pub mod redis;
 pub mod rig;
 pub mod servers;

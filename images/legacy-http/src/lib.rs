@@ -133,7 +133,7 @@ fn redis_step(a: &str, step: Step) -> Result<String, fermyon::spin::redis_types:
                 .collect();
             format!("[{}]", shown.join(","))
         }
-        Step::Mqtt(..) => "skipped (not a redis step)".into(),
+        _ => "skipped (not a redis step)".into(),
     })
 }
 

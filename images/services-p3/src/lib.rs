@@ -1,5 +1,9 @@
 //! Service-client fixture for WASIp3 (spin-sdk 7): `spin:redis@3.0.0` and
-//! `spin:mqtt@3.0.0`, with the routes and answers of `images/services`.
+//! `spin:mqtt@3.0.0`, with the routes and answers of `images/services`, and
+//! `POST …/pg?addr=A[&ca=PEM]` for `spin:postgres@4.2.0`'s async calls
+//! (`open-async`, or `connection-builder` with `set-ca-root` when `ca` is
+//! given; `query-async` with its row stream; `execute-async`), answering as
+//! `/pg4` does there.
 
 use script::{Arg, Step, param, show, show_set};
 use spin_sdk::http::body::IncomingBodyExt;
@@ -16,6 +20,9 @@ async fn handle(req: Request) -> impl IntoResponse {
         Ok(steps) => match path.as_str() {
             p if p.ends_with("/redis") => run_redis(param(&params, "addr"), steps).await,
             p if p.ends_with("/mqtt") => run_mqtt(&params, steps).await,
+            p if p.ends_with("/pg") => {
+                run_pg(param(&params, "addr"), param(&params, "ca"), steps).await
+            }
             _ => return (StatusCode::NOT_FOUND, String::new()),
         },
         Err(e) => vec![format!("ERR {e}")],
@@ -73,7 +80,7 @@ async fn redis_step(c: &redis::Connection, step: Step) -> Result<String, redis::
                 .collect();
             format!("[{}]", shown.join(","))
         }
-        Step::Mqtt(..) => "skipped (not a redis step)".into(),
+        _ => "skipped (not a redis step)".into(),
     })
 }
 
@@ -110,4 +117,105 @@ async fn run_mqtt(params: &[(String, String)], steps: Vec<Step>) -> Vec<String> 
         }
     }
     lines
+}
+
+async fn run_pg(address: &str, ca: &str, steps: Vec<Step>) -> Vec<String> {
+    use spin_sdk::pg;
+    let opened = if ca.is_empty() {
+        pg::Connection::open(address).await
+    } else {
+        let options = pg::OpenOptions {
+            ca_root: Some(pg::Certificate::Text(ca.to_string())),
+        };
+        pg::Connection::open_with_options(address, options).await
+    };
+    let shown = |e: pg::Error| match e {
+        pg::Error::PgError(e) => format!("ERR {e:?}"),
+        other => format!("ERR {other}"),
+    };
+    let connection = match opened {
+        Ok(c) => c,
+        Err(e) => return vec![shown(e)],
+    };
+    let mut lines = Vec::new();
+    for step in steps {
+        let (sql, params, is_query) = match step {
+            Step::Query(sql, params) => (sql, params, true),
+            Step::Exec(sql, params) => (sql, params, false),
+            _ => {
+                lines.push("skipped (not a pg step)".into());
+                continue;
+            }
+        };
+        let params: Vec<pg::ParameterValue> = params.into_iter().filter_map(pg_param).collect();
+        let outcome = if is_query {
+            match connection.query(sql, params).await {
+                Ok(result) => {
+                    let columns: Vec<String> = result
+                        .columns()
+                        .iter()
+                        .map(|c| format!("{}:{:?}", c.name, c.data_type))
+                        .collect();
+                    let width = columns.len();
+                    let header = format!("columns: {}", columns.join(", "));
+                    result.collect().await.map(|rows| {
+                        let mut out = vec![header];
+                        for row in rows {
+                            let values: Vec<String> =
+                                (0..width).map(|i| format!("{:?}", row[i])).collect();
+                            out.push(values.join(" | "));
+                        }
+                        out
+                    })
+                }
+                Err(e) => Err(e),
+            }
+        } else {
+            connection.execute(sql, params).await.map(|n| vec![n.to_string()])
+        };
+        match outcome {
+            Ok(out) => lines.extend(out),
+            Err(e) => {
+                lines.push(shown(e));
+                break;
+            }
+        }
+    }
+    lines
+}
+
+fn pg_param(p: script::Param) -> Option<spin_sdk::pg::ParameterValue> {
+    use script::Param as P;
+    use spin_sdk::pg::{Interval, ParameterValue as V, RangeBoundKind as K};
+    fn bound<T>(b: script::Bound<T>) -> Option<(T, K)> {
+        b.map(|(v, inclusive)| (v, if inclusive { K::Inclusive } else { K::Exclusive }))
+    }
+    Some(match p {
+        P::Bool(v) => V::Boolean(v),
+        P::I8(v) => V::Int8(v),
+        P::I16(v) => V::Int16(v),
+        P::I32(v) => V::Int32(v),
+        P::I64(v) => V::Int64(v),
+        P::F32(v) => V::Floating32(v),
+        P::F64(v) => V::Floating64(v),
+        P::Str(v) => V::Str(v),
+        P::Bin(v) => V::Binary(v),
+        P::Date(y, m, d) => V::Date((y, m, d)),
+        P::Time(h, m, s, ns) => V::Time((h, m, s, ns)),
+        P::Datetime(y, mo, d, h, mi, s, ns) => V::Datetime((y, mo, d, h, mi, s, ns)),
+        P::Ts(v) => V::Timestamp(v),
+        P::Uuid(v) => V::Uuid(v),
+        P::Json(v) => V::Jsonb(v),
+        P::Dec(v) => V::Decimal(v),
+        P::R32(l, u) => V::RangeInt32((bound(l), bound(u))),
+        P::R64(l, u) => V::RangeInt64((bound(l), bound(u))),
+        P::RDec(l, u) => V::RangeDecimal((bound(l), bound(u))),
+        P::A32(v) => V::ArrayInt32(v),
+        P::A64(v) => V::ArrayInt64(v),
+        P::ADec(v) => V::ArrayDecimal(v),
+        P::AStr(v) => V::ArrayStr(v),
+        P::Interval(micros, days, months) => V::Interval(Interval { micros, days, months }),
+        P::Null => V::DbNull,
+        _ => return None,
+    })
 }

@@ -5,6 +5,11 @@
 //! * `POST …/redis?addr=A`: opens one connection, runs the steps on it
 //! * `POST …/mqtt?addr=A[&user=U&pass=P&keepalive=N]`: opens one
 //!   connection, runs its `mqtt` steps
+//! * `POST …/pg2`, `…/pg3`, `…/pg4` `?addr=A`: PostgreSQL through
+//!   `fermyon:spin/postgres@2.0.0`, `spin:postgres@3.0.0`, `@4.0.0`; runs the
+//!   `query` / `exec` steps on one connection. A query answers a line
+//!   `columns: name:Type, ...` and a line per row (values' Debug text joined
+//!   by ` | `); an exec answers the affected row count.
 //!
 //! (Any path ending so, whatever the route.) Without a body, the steps are
 //! the query's `steps` parameter.
@@ -29,6 +34,9 @@ fn handle(req: Request) -> Response {
         Ok(steps) => match req.path() {
             p if p.ends_with("/redis") => run_redis(param(&params, "addr"), steps),
             p if p.ends_with("/mqtt") => run_mqtt(&params, steps),
+            p if p.ends_with("/pg2") => pg2::run(param(&params, "addr"), steps),
+            p if p.ends_with("/pg3") => pg3::run(param(&params, "addr"), steps),
+            p if p.ends_with("/pg4") => pg4::run(param(&params, "addr"), steps),
             _ => return Response::new(404, "not found"),
         },
         Err(e) => vec![format!("ERR {e}")],
@@ -91,7 +99,7 @@ fn redis_step(c: &redis::Connection, step: Step) -> Result<String, redis::Error>
                 .collect();
             format!("[{}]", shown.join(","))
         }
-        Step::Mqtt(..) => "skipped (not a redis step)".into(),
+        _ => "skipped (not a redis step)".into(),
     })
 }
 
@@ -127,3 +135,151 @@ fn run_mqtt(params: &[(String, String)], steps: Vec<Step>) -> Vec<String> {
     }
     lines
 }
+
+/// One PostgreSQL version's runner: the SDK module and how a step's
+/// parameter becomes that version's value (`None`: it has no such case).
+macro_rules! pg_runner {
+    ($name:ident, $sdk:path, $convert:expr) => {
+        mod $name {
+            use super::Step;
+            use $sdk as pg;
+
+            pub fn run(address: &str, steps: Vec<Step>) -> Vec<String> {
+                let connection = match pg::Connection::open(address) {
+                    Ok(c) => c,
+                    Err(e) => return vec![format!("ERR {e:?}")],
+                };
+                let mut lines = Vec::new();
+                for step in steps {
+                    let (sql, params, is_query) = match step {
+                        Step::Query(sql, params) => (sql, params, true),
+                        Step::Exec(sql, params) => (sql, params, false),
+                        _ => {
+                            lines.push("skipped (not a pg step)".into());
+                            continue;
+                        }
+                    };
+                    let convert: fn(script::Param) -> Option<pg::ParameterValue> = $convert;
+                    let params: Option<Vec<_>> = params.into_iter().map(convert).collect();
+                    let Some(params) = params else {
+                        lines.push("ERR parameter kind not in this version".into());
+                        break;
+                    };
+                    let outcome = if is_query {
+                        connection.query(&sql, &params).map(|rows| {
+                            let columns: Vec<String> = rows
+                                .columns
+                                .iter()
+                                .map(|c| format!("{}:{:?}", c.name, c.data_type))
+                                .collect();
+                            let mut out = vec![format!("columns: {}", columns.join(", "))];
+                            for row in rows.rows {
+                                let values: Vec<String> =
+                                    row.iter().map(|v| format!("{v:?}")).collect();
+                                out.push(values.join(" | "));
+                            }
+                            out
+                        })
+                    } else {
+                        connection.execute(&sql, &params).map(|n| vec![n.to_string()])
+                    };
+                    match outcome {
+                        Ok(out) => lines.extend(out),
+                        Err(e) => {
+                            lines.push(format!("ERR {e:?}"));
+                            break;
+                        }
+                    }
+                }
+                lines
+            }
+        }
+    };
+}
+
+pg_runner!(pg2, spin_sdk::pg, |p| {
+    use script::Param as P;
+    use spin_sdk::pg::ParameterValue as V;
+    Some(match p {
+        P::Bool(v) => V::Boolean(v),
+        P::I8(v) => V::Int8(v),
+        P::I16(v) => V::Int16(v),
+        P::I32(v) => V::Int32(v),
+        P::I64(v) => V::Int64(v),
+        P::U8(v) => V::Uint8(v),
+        P::U16(v) => V::Uint16(v),
+        P::U32(v) => V::Uint32(v),
+        P::U64(v) => V::Uint64(v),
+        P::F32(v) => V::Floating32(v),
+        P::F64(v) => V::Floating64(v),
+        P::Str(v) => V::Str(v),
+        P::Bin(v) => V::Binary(v),
+        P::Null => V::DbNull,
+        _ => return None,
+    })
+});
+
+pg_runner!(pg3, spin_sdk::pg3, |p| {
+    use script::Param as P;
+    use spin_sdk::pg3::ParameterValue as V;
+    Some(match p {
+        P::Bool(v) => V::Boolean(v),
+        P::I8(v) => V::Int8(v),
+        P::I16(v) => V::Int16(v),
+        P::I32(v) => V::Int32(v),
+        P::I64(v) => V::Int64(v),
+        P::F32(v) => V::Floating32(v),
+        P::F64(v) => V::Floating64(v),
+        P::Str(v) => V::Str(v),
+        P::Bin(v) => V::Binary(v),
+        P::Date(y, m, d) => V::Date((y, m, d)),
+        P::Time(h, m, s, ns) => V::Time((h, m, s, ns)),
+        P::Datetime(y, mo, d, h, mi, s, ns) => V::Datetime((y, mo, d, h, mi, s, ns)),
+        P::Ts(v) => V::Timestamp(v),
+        P::Null => V::DbNull,
+        _ => return None,
+    })
+});
+
+pg_runner!(pg4, spin_sdk::pg4, |p| {
+    use script::Param as P;
+    use spin_sdk::pg4::{Interval, ParameterValue as V, RangeBoundKind as K};
+    fn kind(inclusive: bool) -> K {
+        if inclusive {
+            K::Inclusive
+        } else {
+            K::Exclusive
+        }
+    }
+    fn bound<T>(b: script::Bound<T>) -> Option<(T, K)> {
+        b.map(|(v, i)| (v, kind(i)))
+    }
+    Some(match p {
+        P::Bool(v) => V::Boolean(v),
+        P::I8(v) => V::Int8(v),
+        P::I16(v) => V::Int16(v),
+        P::I32(v) => V::Int32(v),
+        P::I64(v) => V::Int64(v),
+        P::F32(v) => V::Floating32(v),
+        P::F64(v) => V::Floating64(v),
+        P::Str(v) => V::Str(v),
+        P::Bin(v) => V::Binary(v),
+        P::Date(y, m, d) => V::Date((y, m, d)),
+        P::Time(h, m, s, ns) => V::Time((h, m, s, ns)),
+        P::Datetime(y, mo, d, h, mi, s, ns) => V::Datetime((y, mo, d, h, mi, s, ns)),
+        P::Ts(v) => V::Timestamp(v),
+        P::Uuid(v) => V::Uuid(v),
+        P::Json(v) => V::Jsonb(v),
+        P::Dec(v) => V::Decimal(v),
+        P::R32(l, u) => V::RangeInt32((bound(l), bound(u))),
+        P::R64(l, u) => V::RangeInt64((bound(l), bound(u))),
+        P::RDec(l, u) => V::RangeDecimal((bound(l), bound(u))),
+        P::A32(v) => V::ArrayInt32(v),
+        P::A64(v) => V::ArrayInt64(v),
+        P::ADec(v) => V::ArrayDecimal(v),
+        P::AStr(v) => V::ArrayStr(v),
+        P::Interval(micros, days, months) => V::Interval(Interval { micros, days, months }),
+        P::Null => V::DbNull,
+        _ => return None,
+    })
+});

@@ -19,6 +19,7 @@ pub mod key_value;
 pub mod outbound_http;
 pub mod outbound_mqtt;
 pub mod outbound_networking;
+pub mod outbound_pg;
 pub mod outbound_redis;
 pub mod sqlite;
 mod sqlite_threads;
@@ -184,7 +185,7 @@ where
 
 /// Runtime-config sections that belong to capabilities this host does not
 /// serve yet. They are accepted (Spin accepts them) and reported once.
-const NOT_YET_SERVED_SECTIONS: &[&str] = &["llm_compute", "outbound_pg", "outbound_mysql"];
+const NOT_YET_SERVED_SECTIONS: &[&str] = &["llm_compute", "outbound_mysql"];
 
 /// Generates the three tier structs and the registry functions from the
 /// list of capabilities.
@@ -277,6 +278,7 @@ capabilities! {
     sqlite: sqlite::Sqlite,
     outbound_redis: outbound_redis::OutboundRedis,
     outbound_mqtt: outbound_mqtt::OutboundMqtt,
+    outbound_pg: outbound_pg::OutboundPg,
 }
 
 impl AppHost {

@@ -212,6 +212,28 @@ fn client_config(
     })
 }
 
+/// A TLS client for a database or broker connection: the built-in web PKI
+/// roots and the platform's, plus `extra_root_pem` (a guest's
+/// `set-ca-root`); an extra root that is not PEM is an error naming why.
+pub fn server_client_config(extra_root_pem: Option<&str>) -> Result<Arc<ClientConfig>> {
+    let mut roots = webpki_roots();
+    roots.roots.extend(platform_roots().roots.iter().cloned());
+    if let Some(pem) = extra_root_pem {
+        let certificates = CertificateDer::pem_slice_iter(pem.as_bytes())
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|err| anyhow::anyhow!("the CA root is not a PEM certificate: {err}"))?;
+        if certificates.is_empty() {
+            bail!("the CA root holds no PEM certificate");
+        }
+        for certificate in certificates {
+            roots
+                .add(certificate)
+                .map_err(|err| anyhow::anyhow!("the CA root is not usable: {err}"))?;
+        }
+    }
+    Ok(Arc::new(client_config(roots, None)?))
+}
+
 fn webpki_roots() -> RootCertStore {
     RootCertStore {
         roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
