@@ -454,20 +454,17 @@ const PG_GUESTS: &[(&str, &str)] = &[
 ];
 
 async fn pg(addr: SocketAddr, route: &str, address: &str, steps: &str) -> Vec<String> {
-    let target = format!("/{route}?addr={}", enc(address));
-    let reply = send(
+    let (version, client) = route
+        .split_once('/')
+        .expect("routes are <version>/<client>");
+    run(
         addr,
-        Req {
-            method: "POST",
-            target: &target,
-            headers: &[],
-            body: steps.as_bytes(),
-        },
+        version,
+        client,
+        &format!("addr={}", enc(address)),
+        steps,
     )
     .await
-    .unwrap_or_else(|e| panic!("POST {target}: {e:#}"));
-    assert_eq!(reply.status, 200, "POST {target}: {}", reply.text());
-    reply.text().lines().map(str::to_string).collect()
 }
 
 /// A step line: words percent-encoded as the fixtures read them.
