@@ -35,6 +35,9 @@
 #   BENCH_PODS="1 10 50"  pod counts for the density measurement
 #   BENCH_MEM_REPS        repetitions of the density ramp (default BENCH_REPS)
 #   BENCH_PHASES          subset of "throughput procstart coldstart memory"
+#   BENCH_SERVERS         throughput: only these servers (keys as in run.py,
+#                         e.g. "up-redis up-pg"; up-hello always runs);
+#                         wasmtime-cli is installed only when a phase needs it
 #   BENCH_CRITERION=0     skip the criterion micro-benchmarks
 #   BENCH_CRITERION_ARGS  extra criterion arguments (quick mode: shorter times)
 #   BENCH_MODE            label for the report (default: full, or custom
@@ -60,6 +63,7 @@ BENCH_COLD_RUNS=${BENCH_COLD_RUNS:-10}
 BENCH_PODS=${BENCH_PODS:-1 10 50}
 BENCH_MEM_REPS=${BENCH_MEM_REPS:-$BENCH_REPS}
 BENCH_PHASES=${BENCH_PHASES:-throughput procstart coldstart memory}
+BENCH_SERVERS=${BENCH_SERVERS:-}
 BENCH_CRITERION=${BENCH_CRITERION:-1}
 BENCH_CRITERION_ARGS=${BENCH_CRITERION_ARGS:-}
 WASMTIME_VERSION=48.0.8
@@ -158,14 +162,21 @@ if ! "$PYTHON" -c 'import matplotlib' 2>/dev/null; then
 fi
 
 wasmtime_ok() { [ -x "$WASMTIME" ] && "$WASMTIME" --version 2>/dev/null | grep -q "^wasmtime $WASMTIME_VERSION\b"; }
-if ! wasmtime_ok; then
+# wasmtime serve is a peer in the throughput phase (unless BENCH_SERVERS
+# leaves it out) and in the process-start phase.
+needs_wasmtime=
+case " $BENCH_PHASES " in *" procstart "*) needs_wasmtime=1 ;; esac
+case " $BENCH_PHASES " in
+    *" throughput "*) [ -z "$BENCH_SERVERS" ] || [[ $BENCH_SERVERS == *wasmtime* ]] && needs_wasmtime=1 ;;
+esac
+if [ -n "$needs_wasmtime" ] && ! wasmtime_ok; then
     # Someone (e.g. an earlier bench) may be installing it into the same root.
     while pgrep -f "cargo install --root $TOOLS wasmtime-cli" >/dev/null; do
         say "waiting for a running 'cargo install wasmtime-cli' into $TOOLS"
         sleep 20
     done
 fi
-if ! wasmtime_ok; then
+if [ -n "$needs_wasmtime" ] && ! wasmtime_ok; then
     t=$(now_ms)
     say "installing wasmtime-cli $WASMTIME_VERSION into $TOOLS (cargo install; takes a while on 2 cores)"
     step "$CARGO" install --root "$TOOLS" wasmtime-cli --version "$WASMTIME_VERSION" --locked \
@@ -173,7 +184,7 @@ if ! wasmtime_ok; then
         || { log_tail "$BENCH_DIR/wasmtime-install.log"; die "cargo install wasmtime-cli failed"; }
     say "wasmtime-cli installed in $(since "$t")"
 fi
-wasmtime_ok || die "$WASMTIME is not wasmtime $WASMTIME_VERSION"
+[ -z "$needs_wasmtime" ] || wasmtime_ok || die "$WASMTIME is not wasmtime $WASMTIME_VERSION"
 
 # wasmtime's compile cache is on by default (wasmtime-cli-flags: enabled
 # unless -C cache=n; directory from ~/.config/wasmtime/config.toml, else
@@ -227,7 +238,7 @@ step "$PYTHON" "$HERE/bench/run.py" --rig-env "$env_file" --out "$RESULTS" --wor
     --wasmtime-cache-config "$BENCH_DIR/wasmtime-cache.toml" --image "$IMAGE" \
     --reps "$BENCH_REPS" --duration "$BENCH_DURATION" --warmup "$BENCH_WARMUP" \
     --conns "$BENCH_CONNS" --cold-runs "$BENCH_COLD_RUNS" --pods "$BENCH_PODS" \
-    --mem-reps "$BENCH_MEM_REPS" --phases "$BENCH_PHASES" --meta "$WORK/meta.json"
+    --mem-reps "$BENCH_MEM_REPS" --phases "$BENCH_PHASES" --servers "$BENCH_SERVERS" --meta "$WORK/meta.json"
 
 "$HERE/rig.sh" down "$RIG_DIR"
 RIG_DIR=

@@ -217,10 +217,10 @@ up() {
     trap up_exit EXIT
 
     t=$(now_ms)
-    # redis-server, mosquitto, postgresql: tests start their own servers
-    # from them (tests/support/{redis,mqtt,postgres}.rs).
+    # redis-server, mosquitto, postgresql, mariadb-server: tests start their
+    # own servers from them (tests/support/{redis,mqtt,postgres,mysql}.rs).
     ensure_packages docker-registry runc curl ca-certificates libseccomp2 gcc libc6-dev redis-server \
-        mosquitto postgresql
+        mosquitto postgresql mariadb-server
     say "system packages: $(since "$t")"
 
     t=$(now_ms)

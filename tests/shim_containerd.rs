@@ -646,8 +646,9 @@ async fn a_pod_trusts_a_private_ca_only_through_client_tls() -> Result<()> {
 /// the node (pods share the host network here): what it writes is in Redis
 /// and PostgreSQL, what it publishes reaches a subscriber.
 #[tokio::test(flavor = "multi_thread")]
-async fn a_pod_reaches_redis_mqtt_and_postgres_servers() -> Result<()> {
+async fn a_pod_reaches_redis_mqtt_postgres_and_mysql_servers() -> Result<()> {
     use spinshim_tests::mqtt::{MqttBroker, Subscriber};
+    use spinshim_tests::mysql::MysqlServer;
     use spinshim_tests::postgres::PgServer;
     use spinshim_tests::redis::RedisServer;
     use spinshim_tests::{send, Req};
@@ -657,9 +658,12 @@ async fn a_pod_reaches_redis_mqtt_and_postgres_servers() -> Result<()> {
     let broker = MqttBroker::start()?;
     let postgres = PgServer::start()?;
     postgres.psql("CREATE TABLE visits (who text)")?;
+    let mysql = MysqlServer::start()?;
+    mysql.sql("CREATE TABLE visits (who TEXT)")?;
     let mqtt_entry = format!("mqtt://127.0.0.1:{}", broker.port);
     let pg_entry = format!("postgres://127.0.0.1:{}", postgres.port);
-    let allowed = [redis.url(), mqtt_entry, pg_entry];
+    let mysql_entry = format!("mysql://127.0.0.1:{}", mysql.port);
+    let allowed = [redis.url(), mqtt_entry, pg_entry, mysql_entry];
     let allowed: Vec<&str> = allowed.iter().map(String::as_str).collect();
     let image = single_component_image(rig, which, "services.wasm", &allowed, &[])?;
     let mut task = Task::start(rig, which, &image, &[])?;
@@ -688,15 +692,15 @@ async fn a_pod_reaches_redis_mqtt_and_postgres_servers() -> Result<()> {
     let message = subscriber.next(Duration::from_secs(10)).await;
     assert_eq!(message.map(|m| m.payload), Some(b"hi".to_vec()));
 
-    let address: String = postgres
-        .url()
-        .bytes()
-        .map(|b| match b {
-            b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9' => (b as char).to_string(),
-            _ => format!("%{b:02X}"),
-        })
-        .collect();
-    let target = format!("/pg4?addr={address}");
+    let encoded = |url: String| -> String {
+        url.bytes()
+            .map(|b| match b {
+                b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9' => (b as char).to_string(),
+                _ => format!("%{b:02X}"),
+            })
+            .collect()
+    };
+    let target = format!("/pg4?addr={}", encoded(postgres.url()));
     let answer = post(
         target,
         "exec INSERT%20INTO%20visits%20VALUES%20($1) str:pod",
@@ -704,6 +708,11 @@ async fn a_pod_reaches_redis_mqtt_and_postgres_servers() -> Result<()> {
     .await?;
     assert_eq!(answer, "1");
     assert_eq!(postgres.psql("SELECT who FROM visits")?, "pod");
+
+    let target = format!("/mysql?addr={}", encoded(mysql.url()));
+    let answer = post(target, "exec INSERT%20INTO%20visits%20VALUES%20(?) str:pod").await?;
+    assert_eq!(answer, "()");
+    assert_eq!(mysql.sql("SELECT who FROM visits")?, "pod");
     task.kill(rig, "SIGTERM");
     task.wait_exit(Duration::from_secs(20))?;
     Ok(())

@@ -2,7 +2,8 @@
 //! tests start on 127.0.0.1: Redis (`fermyon:spin/redis` of Spin 1.x,
 //! `@2.0.0`, `spin:redis@3.0.0`) and MQTT (`fermyon:spin/mqtt@2.0.0`,
 //! `spin:mqtt@3.0.0`) and PostgreSQL (`fermyon:spin/postgres@2.0.0`,
-//! `spin:postgres@3.0.0`, `@4.0.0`, `@4.2.0` async) through
+//! `spin:postgres@3.0.0`, `@4.0.0`, `@4.2.0` async) and MySQL on MariaDB
+//! (`fermyon:spin/mysql@2.0.0`, `spin:mysql@3.0.0` async) through
 //! `images/services` (spin-sdk 5),
 //! `images/services-p3` (spin-sdk 7) and `images/legacy-http`.
 //!
@@ -15,6 +16,7 @@ use std::time::Duration;
 use anyhow::Result;
 use spinshim_tests::assertions::{temp_app, wasm};
 use spinshim_tests::mqtt::{MqttBroker, Received, Subscriber};
+use spinshim_tests::mysql::MysqlServer;
 use spinshim_tests::postgres::PgServer;
 use spinshim_tests::redis::RedisServer;
 use spinshim_tests::{send, Req, Up};
@@ -453,7 +455,9 @@ const PG_GUESTS: &[(&str, &str)] = &[
     ("v3/pg", "spin:postgres@4.2.0, async"),
 ];
 
-async fn pg(addr: SocketAddr, route: &str, address: &str, steps: &str) -> Vec<String> {
+/// Runs SQL `steps` through `route` (`<version>/<client>`) against
+/// `address`.
+async fn sql(addr: SocketAddr, route: &str, address: &str, steps: &str) -> Vec<String> {
     let (version, client) = route
         .split_once('/')
         .expect("routes are <version>/<client>");
@@ -540,7 +544,7 @@ async fn postgres_values_round_trip_in_both_directions() -> Result<()> {
             ]),
         ]
         .join("\n");
-        let got = pg(up.addr, route, &url, &steps).await;
+        let got = sql(up.addr, route, &url, &steps).await;
         assert_eq!(got.len(), 5, "{version}: {got:#?}");
         assert_eq!(got[0..2], ["1", "1"], "{version}");
         let want_columns = "columns: id:DbDataType::Int32, b:DbDataType::Boolean, i2:DbDataType::Int16, \
@@ -604,7 +608,7 @@ async fn postgres_values_round_trip_in_both_directions() -> Result<()> {
         "SELECT id, b, i8, t, by, d, tm, ts, u FROM every WHERE id = $1",
         "i32:1",
     ]);
-    let got = pg(up.addr, "v2/pg3", &url, &steps).await;
+    let got = sql(up.addr, "v2/pg3", &url, &steps).await;
     assert_eq!(
         got,
         [
@@ -616,7 +620,7 @@ async fn postgres_values_round_trip_in_both_directions() -> Result<()> {
              DbValue::Datetime((2024, 2, 29, 13, 45, 7, 500000)) | DbValue::Unsupported",
         ]
     );
-    let got = pg(up.addr, "v2/pg2", &url, &steps).await;
+    let got = sql(up.addr, "v2/pg2", &url, &steps).await;
     assert_eq!(
         got,
         [
@@ -645,14 +649,14 @@ async fn postgres_values_round_trip_in_both_directions() -> Result<()> {
         ]),
     ]
     .join("\n");
-    let got = pg(up.addr, "v2/pg3", &url, &steps).await;
+    let got = sql(up.addr, "v2/pg3", &url, &steps).await;
     assert_eq!(got[0], "1");
     assert_eq!(
         got[2],
         "DbValue::Date((1999, 12, 31)) | DbValue::Time((23, 59, 59, 999999000)) | \
          DbValue::Datetime((2000, 1, 1, 0, 0, 0, 1000))"
     );
-    let got = pg(
+    let got = sql(
         up.addr,
         "v2/pg2",
         &url,
@@ -674,7 +678,7 @@ async fn postgres_errors_are_the_interfaces_values_and_the_app_keeps_serving() -
     for (route, version) in PG_GUESTS {
         let v4 = route.ends_with("pg4") || route.ends_with("/pg");
         // A statement the server rejects: v4 carries the server's fields.
-        let got = pg(up.addr, route, &url, &step(&["query", "SELEC 1"])).await;
+        let got = sql(up.addr, route, &url, &step(&["query", "SELEC 1"])).await;
         assert_eq!(got.len(), 1, "{version}: {got:?}");
         if v4 {
             assert!(
@@ -691,7 +695,7 @@ async fn postgres_errors_are_the_interfaces_values_and_the_app_keeps_serving() -
             assert!(got[0].contains("syntax error"), "{version}: {got:?}");
         }
         // The wrong number of parameters.
-        let got = pg(
+        let got = sql(
             up.addr,
             route,
             &url,
@@ -707,7 +711,7 @@ async fn postgres_errors_are_the_interfaces_values_and_the_app_keeps_serving() -
             "{version}: {got:?}"
         );
         // A value of the wrong type for its parameter.
-        let got = pg(
+        let got = sql(
             up.addr,
             route,
             &url,
@@ -720,7 +724,7 @@ async fn postgres_errors_are_the_interfaces_values_and_the_app_keeps_serving() -
         );
         // Wrong credentials.
         let wrong = url.replace(spinshim_tests::postgres::PASSWORD, "wrong");
-        let got = pg(up.addr, route, &wrong, &step(&["query", "SELECT 1"])).await;
+        let got = sql(up.addr, route, &wrong, &step(&["query", "SELECT 1"])).await;
         assert!(
             got[0].starts_with("ERR Error::ConnectionFailed("),
             "{version}: {got:?}"
@@ -730,7 +734,7 @@ async fn postgres_errors_are_the_interfaces_values_and_the_app_keeps_serving() -
             "{version}: {got:?}"
         );
         // And it still serves.
-        let got = pg(
+        let got = sql(
             up.addr,
             route,
             &url,
@@ -744,7 +748,7 @@ async fn postgres_errors_are_the_interfaces_values_and_the_app_keeps_serving() -
         );
     }
     // A value that does not convert is bad-parameter, naming it (3.0, 4.x).
-    let got = pg(
+    let got = sql(
         up.addr,
         "v2/pg4",
         &url,
@@ -755,7 +759,7 @@ async fn postgres_errors_are_the_interfaces_values_and_the_app_keeps_serving() -
         got,
         ["ERR Error::BadParameter(\"parameter $1: invalid date 2025-2-30\")"]
     );
-    let got = pg(
+    let got = sql(
         up.addr,
         "v3/pg",
         &url,
@@ -800,7 +804,7 @@ async fn postgres_addresses_are_checked_in_url_and_key_value_forms() -> Result<(
     );
     for (route, version) in PG_GUESTS {
         for allowed in [server.url(), key_value.clone()] {
-            let got = pg(
+            let got = sql(
                 up.addr,
                 route,
                 &allowed,
@@ -828,13 +832,13 @@ async fn postgres_addresses_are_checked_in_url_and_key_value_forms() -> Result<(
                 "127.0.0.1:5432".to_string(),
             ),
         ] {
-            let got = pg(up.addr, route, &denied, &step(&["query", "SELECT 1"])).await;
+            let got = sql(up.addr, route, &denied, &step(&["query", "SELECT 1"])).await;
             let want = format!(
                 "ERR Error::ConnectionFailed(\"address postgres://{shown} is not permitted\")"
             );
             assert_eq!(got, [want], "{version}: {denied}");
         }
-        let got = pg(
+        let got = sql(
             up.addr,
             route,
             "host=/tmp user=spin",
@@ -865,10 +869,10 @@ async fn postgres_sessions_are_clean_and_outages_recover() -> Result<()> {
         step(&["exec", "INSERT INTO iso VALUES (1)"]),
     ]
     .join("\n");
-    assert_eq!(pg(up.addr, "v2/pg4", &url, &steps).await, ["0", "0", "1"]);
+    assert_eq!(sql(up.addr, "v2/pg4", &url, &steps).await, ["0", "0", "1"]);
     // ... and the next one (on the same pooled connection: the cap is 1)
     // sees neither.
-    let got = pg(
+    let got = sql(
         up.addr,
         "v3/pg",
         &url,
@@ -884,18 +888,310 @@ async fn postgres_sessions_are_clean_and_outages_recover() -> Result<()> {
     // The server goes away: connection-failed; it comes back: served.
     server.stop();
     for (route, version) in PG_GUESTS {
-        let got = pg(up.addr, route, &url, &step(&["query", "SELECT 1"])).await;
+        let got = sql(up.addr, route, &url, &step(&["query", "SELECT 1"])).await;
         assert!(got[0].starts_with("ERR Error::"), "{version}: {got:?}");
     }
     server.restart()?;
     for (route, version) in PG_GUESTS {
-        let got = pg(
+        let got = sql(
             up.addr,
             route,
             &url,
             &step(&["query", "SELECT 3::int4 AS three"]),
         )
         .await;
+        assert_eq!(
+            got,
+            ["columns: three:DbDataType::Int32", "DbValue::Int32(3)"],
+            "{version}: after the outage"
+        );
+    }
+    Ok(())
+}
+
+/// The MySQL routes and the interface each exercises.
+const MYSQL_GUESTS: &[(&str, &str)] = &[
+    ("v2/mysql", "fermyon:spin/mysql@2.0.0"),
+    ("v3/mysql", "spin:mysql@3.0.0, async"),
+];
+
+fn mysql_start(
+    server: &MysqlServer,
+    runtime_config: Option<&str>,
+) -> Result<(Up, tempfile::TempDir)> {
+    let entry = format!("mysql://127.0.0.1:{}", server.port);
+    start(&[&entry], "", runtime_config)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn mysql_values_round_trip_in_both_directions() -> Result<()> {
+    let server = MysqlServer::start()?;
+    server.sql(
+        "CREATE TABLE every (id INT PRIMARY KEY, ti TINYINT, si SMALLINT, mi MEDIUMINT, i INT, \
+         bi BIGINT, uti TINYINT UNSIGNED, usi SMALLINT UNSIGNED, ui INT UNSIGNED, \
+         ubi BIGINT UNSIGNED, f FLOAT, d DOUBLE, vc VARCHAR(20), t TEXT, vb VARBINARY(20), \
+         bl BLOB, de DECIMAL(6,2), da DATE, tm TIME(3), dt DATETIME(6), yr YEAR, bo BOOL, \
+         js JSON, bt BIT(8))",
+    )?;
+    let (up, _dir) = mysql_start(&server, None)?;
+    let url = server.url();
+    let columns = "columns: id:DbDataType::Int32, ti:DbDataType::Int8, si:DbDataType::Int16, \
+        mi:DbDataType::Int32, i:DbDataType::Int32, bi:DbDataType::Int64, uti:DbDataType::Uint8, \
+        usi:DbDataType::Uint16, ui:DbDataType::Uint32, ubi:DbDataType::Uint64, \
+        f:DbDataType::Floating32, d:DbDataType::Floating64, vc:DbDataType::Str, t:DbDataType::Str, \
+        vb:DbDataType::Binary, bl:DbDataType::Binary, de:DbDataType::Other, da:DbDataType::Other, \
+        tm:DbDataType::Other, dt:DbDataType::Other, yr:DbDataType::Other, bo:DbDataType::Int8, \
+        js:DbDataType::Str, bt:DbDataType::Other";
+    for (n, (route, version)) in MYSQL_GUESTS.iter().enumerate() {
+        let id = format!("i32:{}", 2 * n + 1);
+        let null_id = format!("i32:{}", 2 * n + 2);
+        let insert = step(&[
+            "exec",
+            "INSERT INTO every VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+            &id,
+            "i8:-5",
+            "i16:-300",
+            "i32:-70000",
+            "i32:-2000000",
+            "i64:-9000000000",
+            "u8:250",
+            "u16:65000",
+            "u32:4000000000",
+            "u64:18000000000000000000",
+            "f32:1.5",
+            "f64:2.25",
+            "str:héllo",
+            "str:long text",
+            "bin:bytes",
+            "bin:blob",
+            "str:12.34",
+            "str:2024-02-29",
+            "str:13:45:07.123",
+            "str:2024-02-29 13:45:07.000500",
+            "i16:2024",
+            "bool:true",
+            "str:{\"a\":1}",
+            "bin:A",
+        ]);
+        let insert_nulls = step(&[
+            "exec",
+            "INSERT INTO every (id, vc) VALUES (?, ?)",
+            &null_id,
+            "null",
+        ]);
+        let select = step(&[
+            "query",
+            "SELECT * FROM every WHERE id = ? OR id = ? ORDER BY id",
+            &id,
+            &null_id,
+        ]);
+        let got = sql(
+            up.addr,
+            route,
+            &url,
+            &[insert, insert_nulls, select].join("\n"),
+        )
+        .await;
+        let values = format!(
+            "DbValue::Int32({}) | DbValue::Int8(-5) | DbValue::Int16(-300) | DbValue::Int32(-70000) | \
+             DbValue::Int32(-2000000) | DbValue::Int64(-9000000000) | DbValue::Uint8(250) | \
+             DbValue::Uint16(65000) | DbValue::Uint32(4000000000) | \
+             DbValue::Uint64(18000000000000000000) | DbValue::Floating32(1.5) | \
+             DbValue::Floating64(2.25) | DbValue::Str(\"héllo\") | DbValue::Str(\"long text\") | \
+             DbValue::Binary([98, 121, 116, 101, 115]) | DbValue::Binary([98, 108, 111, 98]) | \
+             DbValue::Str(\"12.34\") | DbValue::Str(\"2024-02-29\") | DbValue::Str(\"13:45:07.123\") | \
+             DbValue::Str(\"2024-02-29 13:45:07.000500\") | DbValue::Int64(2024) | DbValue::Int8(1) | \
+             DbValue::Str(\"{{\\\"a\\\":1}}\") | DbValue::Binary([65])",
+            2 * n + 1
+        );
+        let nulls = format!(
+            "DbValue::Int32({}){}",
+            2 * n + 2,
+            " | DbValue::DbNull".repeat(23)
+        );
+        assert_eq!(got.len(), 5, "{version}: {got:?}");
+        assert_eq!(&got[..2], ["()", "()"], "{version}");
+        assert_eq!(got[2], columns, "{version}");
+        assert_eq!(got[3], values, "{version}");
+        assert_eq!(got[4], nulls, "{version}");
+    }
+    // What the guests wrote is what the server holds.
+    assert_eq!(
+        server.sql("SELECT ubi, vc, HEX(vb), de, dt FROM every WHERE id = 3")?,
+        "18000000000000000000\théllo\t6279746573\t12.34\t2024-02-29 13:45:07.000500"
+    );
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn mysql_async_rows_stream_past_the_host_buffer_of_a_few_rows() -> Result<()> {
+    let server = MysqlServer::start()?;
+    let (up, _dir) = mysql_start(&server, None)?;
+    // MariaDB's sequence engine: 5,000 rows of about 100 bytes.
+    let rows = "SELECT seq AS n, REPEAT('x', 100) AS pad FROM seq_1_to_5000";
+    for (route, version) in MYSQL_GUESTS {
+        let got = sql(up.addr, route, &server.url(), &step(&["query", rows])).await;
+        assert_eq!(got.len(), 5001, "{version}: {:?}", &got[..got.len().min(3)]);
+        assert!(
+            got[5000].starts_with("DbValue::Uint64(5000) | DbValue::Str(\"xxx"),
+            "{version}: {}",
+            got[5000]
+        );
+    }
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn mysql_errors_are_the_interfaces_values_and_the_app_keeps_serving() -> Result<()> {
+    let server = MysqlServer::start()?;
+    server.sql("CREATE TABLE nums (n INT NOT NULL)")?;
+    let (up, _dir) = mysql_start(&server, None)?;
+    let url = server.url();
+    let port = server.port;
+    for (route, version) in MYSQL_GUESTS {
+        let expect = |got: &[String], prefix: &str, text: &str| {
+            assert_eq!(got.len(), 1, "{version}: {got:?}");
+            assert!(got[0].starts_with(prefix), "{version}: {got:?}");
+            assert!(got[0].contains(text), "{version}: {got:?} lacks {text:?}");
+        };
+        let got = sql(up.addr, route, &url, &step(&["query", "SELEC 1"])).await;
+        expect(
+            &got,
+            "ERR Error::QueryFailed(\"",
+            "error in your SQL syntax",
+        );
+        let got = sql(
+            up.addr,
+            route,
+            &url,
+            &step(&["query", "SELECT ?, ?", "i32:1"]),
+        )
+        .await;
+        expect(&got, "ERR Error::QueryFailed(\"", "2 parameters but 1");
+        // A value the column does not take (strict mode).
+        let got = sql(
+            up.addr,
+            route,
+            &url,
+            &step(&["exec", "INSERT INTO nums VALUES (?)", "str:x"]),
+        )
+        .await;
+        expect(&got, "ERR Error::QueryFailed(\"", "Incorrect integer value");
+        let wrong = url.replace(spinshim_tests::mysql::PASSWORD, "wrong");
+        let got = sql(up.addr, route, &wrong, &step(&["query", "SELECT 1"])).await;
+        expect(&got, "ERR Error::ConnectionFailed(\"", "Access denied");
+        let unknown_db = format!(
+            "mysql://spin:{}@127.0.0.1:{port}/nowhere",
+            spinshim_tests::mysql::PASSWORD
+        );
+        let got = sql(up.addr, route, &unknown_db, &step(&["query", "SELECT 1"])).await;
+        expect(&got, "ERR Error::ConnectionFailed(\"", "Unknown database");
+        // An address mysql_async cannot read: named, password hidden.
+        let bogus = format!("{url}?bogus=1");
+        let got = sql(up.addr, route, &bogus, &step(&["query", "SELECT 1"])).await;
+        expect(
+            &got,
+            "ERR Error::ConnectionFailed(\"invalid address mysql://spin:***@127.0.0.1",
+            "bogus",
+        );
+        // And it still serves.
+        let got = sql(up.addr, route, &url, &step(&["query", "SELECT 2 AS two"])).await;
+        assert_eq!(
+            got,
+            ["columns: two:DbDataType::Int32", "DbValue::Int32(2)"],
+            "{version}"
+        );
+    }
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn mysql_addresses_are_checked_against_allowed_outbound_hosts() -> Result<()> {
+    let server = MysqlServer::start()?;
+    let port = server.port;
+    let variables = format!("mysql_port = {{ default = \"{port}\" }}");
+    let (up, _dir) = start(&["mysql://127.0.0.1:{{ mysql_port }}"], &variables, None)?;
+    for (route, version) in MYSQL_GUESTS {
+        let got = sql(
+            up.addr,
+            route,
+            &server.url(),
+            &step(&["query", "SELECT 1 AS one"]),
+        )
+        .await;
+        assert_eq!(
+            got,
+            ["columns: one:DbDataType::Int32", "DbValue::Int32(1)"],
+            "{version}"
+        );
+        for denied in [
+            format!("mysql://spin@localhost:{port}/spin"),
+            "mysql://spin@127.0.0.1/spin".to_string(),
+            format!("postgres://spin@127.0.0.1:{port}/spin"),
+        ] {
+            let got = sql(up.addr, route, &denied, &step(&["query", "SELECT 1"])).await;
+            let want =
+                format!("ERR Error::ConnectionFailed(\"address {denied} is not permitted\")");
+            assert_eq!(got, [want], "{version}");
+        }
+        let socket = format!("mysql://spin@127.0.0.1:{port}/spin?socket=/tmp/mysql.sock");
+        let got = sql(up.addr, route, &socket, &step(&["query", "SELECT 1"])).await;
+        assert_eq!(
+            got,
+            ["ERR Error::ConnectionFailed(\"Unix sockets are not supported\")"],
+            "{version}"
+        );
+    }
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn mysql_sessions_are_clean_and_outages_recover() -> Result<()> {
+    let mut server = MysqlServer::start()?;
+    server.sql("CREATE TABLE iso (n INT)")?;
+    let (up, _dir) = mysql_start(&server, Some("[outbound_mysql]\nmax_connections = 1\n"))?;
+    let url = server.url();
+    // A request leaves a variable set and a transaction open ...
+    let steps = [
+        step(&["exec", "SET @leaked = 5"]),
+        step(&["exec", "START TRANSACTION"]),
+        step(&["exec", "INSERT INTO iso VALUES (1)"]),
+    ]
+    .join("\n");
+    assert_eq!(
+        sql(up.addr, "v2/mysql", &url, &steps).await,
+        ["()", "()", "()"]
+    );
+    // ... and the next one (on the same pooled connection: the cap is 1)
+    // sees neither.
+    let got = sql(
+        up.addr,
+        "v3/mysql",
+        &url,
+        &step(&[
+            "query",
+            "SELECT @leaked AS a, (SELECT COUNT(*) FROM iso) AS n",
+        ]),
+    )
+    .await;
+    assert_eq!(
+        got.get(1).map(String::as_str),
+        Some("DbValue::DbNull | DbValue::Int64(0)"),
+        "{got:?}"
+    );
+    assert_eq!(server.sql("SELECT COUNT(*) FROM iso")?, "0");
+    // The server goes away: connection-failed; it comes back: served.
+    server.stop();
+    for (route, version) in MYSQL_GUESTS {
+        let got = sql(up.addr, route, &url, &step(&["query", "SELECT 1"])).await;
+        assert!(
+            got[0].starts_with("ERR Error::ConnectionFailed("),
+            "{version}: {got:?}"
+        );
+    }
+    server.restart()?;
+    for (route, version) in MYSQL_GUESTS {
+        let got = sql(up.addr, route, &url, &step(&["query", "SELECT 3 AS three"])).await;
         assert_eq!(
             got,
             ["columns: three:DbDataType::Int32", "DbValue::Int32(3)"],

@@ -673,6 +673,8 @@ def main():
     p.add_argument("--mem-reps", type=int, default=5)
     p.add_argument("--idle-settle", type=float, default=1.0, help="seconds idle before reading memory")
     p.add_argument("--phases", default="throughput procstart coldstart memory")
+    p.add_argument("--servers", default="",
+                   help="throughput: only these server keys (up-hello, the peer and upstream, always runs)")
     p.add_argument("--meta", help="JSON file with machine/version facts to embed")
     a = p.parse_args()
 
@@ -782,6 +784,9 @@ def main():
             up_pg("up-pg", postgres),
         ]
         servers[2].key = "shim-hello"
+        if a.servers:
+            wanted = set(a.servers.split()) | {"up-hello"}
+            servers = [s for s in servers if s.key in wanted]
         try:
             results["throughput"] = phase_throughput(a, servers, work)
             # Everything up-redis did over the phase, warm-up included.

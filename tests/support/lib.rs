@@ -3,6 +3,7 @@
 
 pub mod assertions;
 pub mod mqtt;
+pub mod mysql;
 pub mod oci_layout;
 pub mod postgres;
 pub mod redis;

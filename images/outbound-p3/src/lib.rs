@@ -67,7 +67,9 @@ fn options(params: &Params) -> Result<Option<RequestOptions>, String> {
         options.set_connect_timeout(connect).map_err(unsupported)?;
     }
     if first_byte.is_some() {
-        options.set_first_byte_timeout(first_byte).map_err(unsupported)?;
+        options
+            .set_first_byte_timeout(first_byte)
+            .map_err(unsupported)?;
     }
     if between_bytes.is_some() {
         options

@@ -190,10 +190,14 @@ fn http(params: &Params) -> Result<Vec<u8>, String> {
         Some(Err(())) | None => return Err("response already taken".to_owned()),
     };
     let mut out = format!("{}\n", response.status()).into_bytes();
-    let body = response.consume().map_err(|()| "response body already taken")?;
+    let body = response
+        .consume()
+        .map_err(|()| "response body already taken")?;
     {
         // The stream is a child of the body: drop it before `finish`.
-        let stream = body.stream().map_err(|()| "response stream already taken")?;
+        let stream = body
+            .stream()
+            .map_err(|()| "response stream already taken")?;
         loop {
             match stream.blocking_read(64 * 1024) {
                 Ok(chunk) => out.extend(chunk),
@@ -216,7 +220,9 @@ fn write_body(body: OutgoingBody, data: &[u8]) -> Result<(), String> {
         let stream = body.write().map_err(|()| "body stream already taken")?;
         // blocking-write-and-flush accepts at most 4096 bytes per call.
         for chunk in data.chunks(4096) {
-            stream.blocking_write_and_flush(chunk).map_err(stream_text)?;
+            stream
+                .blocking_write_and_flush(chunk)
+                .map_err(stream_text)?;
         }
     }
     OutgoingBody::finish(body, None).map_err(|e| code_text(&e))
@@ -236,7 +242,10 @@ fn tcp(params: &Params) -> Result<Vec<u8>, String> {
 fn udp(params: &Params) -> Result<Vec<u8>, String> {
     let socket = UdpSocket::bind("0.0.0.0:0").map_err(io_text)?;
     socket
-        .send_to(param(params, "msg").unwrap_or("").as_bytes(), param(params, "addr")?)
+        .send_to(
+            param(params, "msg").unwrap_or("").as_bytes(),
+            param(params, "addr")?,
+        )
         .map_err(io_text)?;
     let mut buf = vec![0; 65536];
     let (n, _) = socket.recv_from(&mut buf).map_err(io_text)?;

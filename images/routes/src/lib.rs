@@ -95,10 +95,7 @@ fn handle(req: IncomingRequest) -> Response {
     let mut body = Map::new();
     body.insert("component".into(), Value::String(component));
     body.insert("method".into(), Value::String(method_name(&req.method())));
-    body.insert(
-        "path".into(),
-        Value::String(path_with_query),
-    );
+    body.insert("path".into(), Value::String(path_with_query));
     body.insert("instance_requests".into(), instance_requests.into());
     body.insert("instance_history".into(), instance_history.into());
     body.insert("headers".into(), Value::Object(spin_headers(&req)));

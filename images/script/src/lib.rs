@@ -5,7 +5,7 @@
 //! smembers KEY | srem KEY V... | publish CHANNEL PAYLOAD |
 //! execute COMMAND ARG...   (ARG: i:<int> or b:<bytes>) |
 //! mqtt TOPIC QOS(0|1|2) PAYLOAD |
-//! query SQL PARAM... | exec SQL PARAM...     (PostgreSQL; PARAM: see [`Param`])
+//! query SQL PARAM... | exec SQL PARAM...     (PostgreSQL, MySQL; PARAM: see [`Param`])
 //! ```
 //!
 //! Words are separated by spaces and percent-decoded (`%20` is a space).
@@ -32,7 +32,7 @@ pub enum Step {
 /// A bound of a range parameter: the value and whether it is inclusive.
 pub type Bound<T> = Option<(T, bool)>;
 
-/// A PostgreSQL parameter, written `kind:value`:
+/// An SQL parameter (PostgreSQL takes them all, MySQL the scalar ones), written `kind:value`:
 /// `bool:true i8:1 i16:2 i32:3 i64:4 u8:5 u16:6 u32:7 u64:8 f32:1.5 f64:2.5
 /// str:text bin:bytes date:2024-02-29 time:13:45:07.000000123
 /// datetime:2024-02-29T13:45:07.000000500 ts:1700000000 uuid:<uuid>
@@ -80,7 +80,9 @@ pub enum Arg {
 
 /// Query-string parameters.
 pub fn params(query: &str) -> Vec<(String, String)> {
-    form_urlencoded::parse(query.as_bytes()).into_owned().collect()
+    form_urlencoded::parse(query.as_bytes())
+        .into_owned()
+        .collect()
 }
 
 /// The value of parameter `key`, or "".
@@ -124,9 +126,24 @@ fn parse_line(line: &str) -> Result<Step, String> {
         "smembers" => Step::Smembers(text(1)?),
         "srem" => Step::Srem(text(1)?, rest(2)),
         "publish" => Step::Publish(text(1)?, bytes(2)),
-        "execute" => Step::Execute(text(1)?, rest(2).iter().map(|a| arg(a)).collect::<Result<_, _>>()?),
-        "query" => Step::Query(text(1)?, rest(2).iter().map(|p| param_value(p)).collect::<Result<_, _>>()?),
-        "exec" => Step::Exec(text(1)?, rest(2).iter().map(|p| param_value(p)).collect::<Result<_, _>>()?),
+        "execute" => Step::Execute(
+            text(1)?,
+            rest(2).iter().map(|a| arg(a)).collect::<Result<_, _>>()?,
+        ),
+        "query" => Step::Query(
+            text(1)?,
+            rest(2)
+                .iter()
+                .map(|p| param_value(p))
+                .collect::<Result<_, _>>()?,
+        ),
+        "exec" => Step::Exec(
+            text(1)?,
+            rest(2)
+                .iter()
+                .map(|p| param_value(p))
+                .collect::<Result<_, _>>()?,
+        ),
         "mqtt" => Step::Mqtt(
             text(1)?,
             text(2)?.parse().map_err(|_| format!("{line}: bad qos"))?,
@@ -157,7 +174,13 @@ fn param_value(word: &str) -> Result<Param, String> {
     let nums = |v: &str| -> Result<Vec<Option<i64>>, String> {
         list(v)
             .into_iter()
-            .map(|s| s.map(|s| s.parse::<i64>().map_err(|_| format!("bad parameter {word}"))).transpose())
+            .map(|s| {
+                s.map(|s| {
+                    s.parse::<i64>()
+                        .map_err(|_| format!("bad parameter {word}"))
+                })
+                .transpose()
+            })
             .collect()
     };
     Ok(match kind {
@@ -183,7 +206,9 @@ fn param_value(word: &str) -> Result<Param, String> {
             Param::Time(h, mi, s, ns)
         }
         "datetime" => {
-            let (d, t) = v.split_once('T').ok_or_else(|| format!("bad parameter {word}"))?;
+            let (d, t) = v
+                .split_once('T')
+                .ok_or_else(|| format!("bad parameter {word}"))?;
             let (y, mo, da) = date_parts(d).ok_or_else(|| format!("bad parameter {word}"))?;
             let (h, mi, s, ns) = time_parts(t).ok_or_else(|| format!("bad parameter {word}"))?;
             Param::Datetime(y, mo, da, h, mi, s, ns)
@@ -215,11 +240,7 @@ fn param_value(word: &str) -> Result<Param, String> {
             let [micros, days, months] = parts[..] else {
                 return Err(format!("bad parameter {word}"));
             };
-            Param::Interval(
-                num!(micros),
-                num!(days),
-                num!(months),
-            )
+            Param::Interval(num!(micros), num!(days), num!(months))
         }
         _ => return Err(format!("unknown parameter kind {kind}")),
     })
@@ -227,7 +248,11 @@ fn param_value(word: &str) -> Result<Param, String> {
 
 fn date_parts(v: &str) -> Option<(i32, u8, u8)> {
     let mut it = v.splitn(3, '-');
-    Some((it.next()?.parse().ok()?, it.next()?.parse().ok()?, it.next()?.parse().ok()?))
+    Some((
+        it.next()?.parse().ok()?,
+        it.next()?.parse().ok()?,
+        it.next()?.parse().ok()?,
+    ))
 }
 
 fn time_parts(v: &str) -> Option<(u8, u8, u8, u32)> {
@@ -266,7 +291,10 @@ fn range(v: &str, word: &str) -> Result<(Bound<String>, Bound<String>), String> 
 
 fn arg(word: &str) -> Result<Arg, String> {
     if let Some(n) = word.strip_prefix("i:") {
-        return n.parse().map(Arg::Int).map_err(|_| format!("bad int {word}"));
+        return n
+            .parse()
+            .map(Arg::Int)
+            .map_err(|_| format!("bad int {word}"));
     }
     word.strip_prefix("b:")
         .map(|b| Arg::Bin(b.as_bytes().to_vec()))
@@ -278,7 +306,9 @@ fn decode(word: &str) -> Vec<u8> {
     let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;
     while i < bytes.len() {
-        let hex = bytes.get(i + 1..i + 3).and_then(|h| std::str::from_utf8(h).ok());
+        let hex = bytes
+            .get(i + 1..i + 3)
+            .and_then(|h| std::str::from_utf8(h).ok());
         match (bytes[i], hex.and_then(|h| u8::from_str_radix(h, 16).ok())) {
             (b'%', Some(byte)) => {
                 out.push(byte);
@@ -302,4 +332,23 @@ pub fn show(bytes: &[u8]) -> String {
 pub fn show_set(mut members: Vec<String>) -> String {
     members.sort();
     format!("[{}]", members.join(","))
+}
+
+/// A query's answer: a line `columns: name:Type, ...` (each column's name
+/// and its type's Debug text), then a line per row, its values' Debug text
+/// joined by ` | `.
+pub fn show_rows<T: std::fmt::Debug, V: std::fmt::Debug>(
+    columns: impl IntoIterator<Item = (String, T)>,
+    rows: impl IntoIterator<Item = impl IntoIterator<Item = V>>,
+) -> Vec<String> {
+    let columns: Vec<String> = columns
+        .into_iter()
+        .map(|(name, data_type)| format!("{name}:{data_type:?}"))
+        .collect();
+    let mut lines = vec![format!("columns: {}", columns.join(", "))];
+    for row in rows {
+        let values: Vec<String> = row.into_iter().map(|v| format!("{v:?}")).collect();
+        lines.push(values.join(" | "));
+    }
+    lines
 }

@@ -3,7 +3,9 @@
 //! `POST …/pg?addr=A[&ca=PEM]` for `spin:postgres@4.2.0`'s async calls
 //! (`open-async`, or `connection-builder` with `set-ca-root` when `ca` is
 //! given; `query-async` with its row stream; `execute-async`), answering as
-//! `/pg4` does there.
+//! `/pg4` does there; and `POST …/mysql?addr=A` for `spin:mysql@3.0.0`
+//! (its rows read from the stream one at a time, then the future's outcome),
+//! answering as `/mysql` does there.
 
 use script::{Arg, Step, param, show, show_set};
 use spin_sdk::http::body::IncomingBodyExt;
@@ -23,6 +25,7 @@ async fn handle(req: Request) -> impl IntoResponse {
             p if p.ends_with("/pg") => {
                 run_pg(param(&params, "addr"), param(&params, "ca"), steps).await
             }
+            p if p.ends_with("/mysql") => run_mysql(param(&params, "addr"), steps).await,
             _ => return (StatusCode::NOT_FOUND, String::new()),
         },
         Err(e) => vec![format!("ERR {e}")],
@@ -151,27 +154,24 @@ async fn run_pg(address: &str, ca: &str, steps: Vec<Step>) -> Vec<String> {
         let outcome = if is_query {
             match connection.query(sql, params).await {
                 Ok(result) => {
-                    let columns: Vec<String> = result
+                    let columns: Vec<_> = result
                         .columns()
                         .iter()
-                        .map(|c| format!("{}:{:?}", c.name, c.data_type))
+                        .map(|c| (c.name.clone(), c.data_type.clone()))
                         .collect();
                     let width = columns.len();
-                    let header = format!("columns: {}", columns.join(", "));
                     result.collect().await.map(|rows| {
-                        let mut out = vec![header];
-                        for row in rows {
-                            let values: Vec<String> =
-                                (0..width).map(|i| format!("{:?}", row[i])).collect();
-                            out.push(values.join(" | "));
-                        }
-                        out
+                        let rows = rows.iter().map(|row| (0..width).map(move |i| &row[i]));
+                        script::show_rows(columns, rows)
                     })
                 }
                 Err(e) => Err(e),
             }
         } else {
-            connection.execute(sql, params).await.map(|n| vec![n.to_string()])
+            connection
+                .execute(sql, params)
+                .await
+                .map(|n| vec![n.to_string()])
         };
         match outcome {
             Ok(out) => lines.extend(out),
@@ -188,7 +188,16 @@ fn pg_param(p: script::Param) -> Option<spin_sdk::pg::ParameterValue> {
     use script::Param as P;
     use spin_sdk::pg::{Interval, ParameterValue as V, RangeBoundKind as K};
     fn bound<T>(b: script::Bound<T>) -> Option<(T, K)> {
-        b.map(|(v, inclusive)| (v, if inclusive { K::Inclusive } else { K::Exclusive }))
+        b.map(|(v, inclusive)| {
+            (
+                v,
+                if inclusive {
+                    K::Inclusive
+                } else {
+                    K::Exclusive
+                },
+            )
+        })
     }
     Some(match p {
         P::Bool(v) => V::Boolean(v),
@@ -214,7 +223,95 @@ fn pg_param(p: script::Param) -> Option<spin_sdk::pg::ParameterValue> {
         P::A64(v) => V::ArrayInt64(v),
         P::ADec(v) => V::ArrayDecimal(v),
         P::AStr(v) => V::ArrayStr(v),
-        P::Interval(micros, days, months) => V::Interval(Interval { micros, days, months }),
+        P::Interval(micros, days, months) => V::Interval(Interval {
+            micros,
+            days,
+            months,
+        }),
+        P::Null => V::DbNull,
+        _ => return None,
+    })
+}
+
+async fn run_mysql(address: &str, steps: Vec<Step>) -> Vec<String> {
+    use spin_sdk::mysql;
+    let shown = |e: mysql::Error| match e {
+        mysql::Error::MysqlError(e) => format!("ERR {e:?}"),
+        other => format!("ERR {other}"),
+    };
+    let connection = match mysql::Connection::open(address).await {
+        Ok(c) => c,
+        Err(e) => return vec![shown(e)],
+    };
+    let mut lines = Vec::new();
+    for step in steps {
+        let (sql, params, is_query) = match step {
+            Step::Query(sql, params) => (sql, params, true),
+            Step::Exec(sql, params) => (sql, params, false),
+            _ => {
+                lines.push("skipped (not an sql step)".into());
+                continue;
+            }
+        };
+        let params: Option<Vec<_>> = params.into_iter().map(mysql_param).collect();
+        let Some(params) = params else {
+            lines.push("ERR parameter kind not in this version".into());
+            break;
+        };
+        let outcome = if is_query {
+            match connection.query(sql, params).await {
+                Ok(mut result) => {
+                    let columns: Vec<_> = result
+                        .columns()
+                        .iter()
+                        .map(|c| (c.name.clone(), c.data_type.clone()))
+                        .collect();
+                    let width = columns.len();
+                    let mut rows = Vec::new();
+                    while let Some(row) = result.next().await {
+                        rows.push((0..width).map(|i| row[i].clone()).collect::<Vec<_>>());
+                    }
+                    result
+                        .result()
+                        .await
+                        .map(|()| script::show_rows(columns, rows))
+                }
+                Err(e) => Err(e),
+            }
+        } else {
+            connection
+                .execute(sql, params)
+                .await
+                .map(|()| vec!["()".to_string()])
+        };
+        match outcome {
+            Ok(out) => lines.extend(out),
+            Err(e) => {
+                lines.push(shown(e));
+                break;
+            }
+        }
+    }
+    lines
+}
+
+fn mysql_param(p: script::Param) -> Option<spin_sdk::mysql::ParameterValue> {
+    use script::Param as P;
+    use spin_sdk::mysql::ParameterValue as V;
+    Some(match p {
+        P::Bool(v) => V::Boolean(v),
+        P::I8(v) => V::Int8(v),
+        P::I16(v) => V::Int16(v),
+        P::I32(v) => V::Int32(v),
+        P::I64(v) => V::Int64(v),
+        P::U8(v) => V::Uint8(v),
+        P::U16(v) => V::Uint16(v),
+        P::U32(v) => V::Uint32(v),
+        P::U64(v) => V::Uint64(v),
+        P::F32(v) => V::Floating32(v),
+        P::F64(v) => V::Floating64(v),
+        P::Str(v) => V::Str(v),
+        P::Bin(v) => V::Binary(v),
         P::Null => V::DbNull,
         _ => return None,
     })

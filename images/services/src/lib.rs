@@ -10,6 +10,8 @@
 //!   `query` / `exec` steps on one connection. A query answers a line
 //!   `columns: name:Type, ...` and a line per row (values' Debug text joined
 //!   by ` | `); an exec answers the affected row count.
+//! * `POST …/mysql?addr=A`: MySQL through `fermyon:spin/mysql@2.0.0`, the
+//!   same steps and answers (an exec answers `()`).
 //!
 //! (Any path ending so, whatever the route.) Without a body, the steps are
 //! the query's `steps` parameter.
@@ -37,6 +39,7 @@ fn handle(req: Request) -> Response {
             p if p.ends_with("/pg2") => pg2::run(param(&params, "addr"), steps),
             p if p.ends_with("/pg3") => pg3::run(param(&params, "addr"), steps),
             p if p.ends_with("/pg4") => pg4::run(param(&params, "addr"), steps),
+            p if p.ends_with("/mysql") => mysql2::run(param(&params, "addr"), steps),
             _ => return Response::new(404, "not found"),
         },
         Err(e) => vec![format!("ERR {e}")],
@@ -136,9 +139,10 @@ fn run_mqtt(params: &[(String, String)], steps: Vec<Step>) -> Vec<String> {
     lines
 }
 
-/// One PostgreSQL version's runner: the SDK module and how a step's
-/// parameter becomes that version's value (`None`: it has no such case).
-macro_rules! pg_runner {
+/// One SQL client's runner (a PostgreSQL version, or MySQL): the SDK
+/// module and how a step's parameter becomes that version's value
+/// (`None`: it has no such case).
+macro_rules! sql_runner {
     ($name:ident, $sdk:path, $convert:expr) => {
         mod $name {
             use super::Step;
@@ -155,7 +159,7 @@ macro_rules! pg_runner {
                         Step::Query(sql, params) => (sql, params, true),
                         Step::Exec(sql, params) => (sql, params, false),
                         _ => {
-                            lines.push("skipped (not a pg step)".into());
+                            lines.push("skipped (not an sql step)".into());
                             continue;
                         }
                     };
@@ -167,21 +171,13 @@ macro_rules! pg_runner {
                     };
                     let outcome = if is_query {
                         connection.query(&sql, &params).map(|rows| {
-                            let columns: Vec<String> = rows
-                                .columns
-                                .iter()
-                                .map(|c| format!("{}:{:?}", c.name, c.data_type))
-                                .collect();
-                            let mut out = vec![format!("columns: {}", columns.join(", "))];
-                            for row in rows.rows {
-                                let values: Vec<String> =
-                                    row.iter().map(|v| format!("{v:?}")).collect();
-                                out.push(values.join(" | "));
-                            }
-                            out
+                            let columns = rows.columns.into_iter().map(|c| (c.name, c.data_type));
+                            script::show_rows(columns, rows.rows)
                         })
                     } else {
-                        connection.execute(&sql, &params).map(|n| vec![n.to_string()])
+                        connection
+                            .execute(&sql, &params)
+                            .map(|n| vec![format!("{n:?}")])
                     };
                     match outcome {
                         Ok(out) => lines.extend(out),
@@ -197,9 +193,14 @@ macro_rules! pg_runner {
     };
 }
 
-pg_runner!(pg2, spin_sdk::pg, |p| {
+sql_runner!(pg2, spin_sdk::pg, super::rdbms_parameter);
+sql_runner!(mysql2, spin_sdk::mysql, super::rdbms_parameter);
+
+/// A parameter as `fermyon:spin/rdbms-types@2.0.0` (PostgreSQL and MySQL
+/// 2.0) has it.
+fn rdbms_parameter(p: script::Param) -> Option<spin_sdk::mysql::ParameterValue> {
     use script::Param as P;
-    use spin_sdk::pg::ParameterValue as V;
+    use spin_sdk::mysql::ParameterValue as V;
     Some(match p {
         P::Bool(v) => V::Boolean(v),
         P::I8(v) => V::Int8(v),
@@ -217,9 +218,9 @@ pg_runner!(pg2, spin_sdk::pg, |p| {
         P::Null => V::DbNull,
         _ => return None,
     })
-});
+}
 
-pg_runner!(pg3, spin_sdk::pg3, |p| {
+sql_runner!(pg3, spin_sdk::pg3, |p| {
     use script::Param as P;
     use spin_sdk::pg3::ParameterValue as V;
     Some(match p {
@@ -241,7 +242,7 @@ pg_runner!(pg3, spin_sdk::pg3, |p| {
     })
 });
 
-pg_runner!(pg4, spin_sdk::pg4, |p| {
+sql_runner!(pg4, spin_sdk::pg4, |p| {
     use script::Param as P;
     use spin_sdk::pg4::{Interval, ParameterValue as V, RangeBoundKind as K};
     fn kind(inclusive: bool) -> K {
@@ -278,7 +279,11 @@ pg_runner!(pg4, spin_sdk::pg4, |p| {
         P::A64(v) => V::ArrayInt64(v),
         P::ADec(v) => V::ArrayDecimal(v),
         P::AStr(v) => V::ArrayStr(v),
-        P::Interval(micros, days, months) => V::Interval(Interval { micros, days, months }),
+        P::Interval(micros, days, months) => V::Interval(Interval {
+            micros,
+            days,
+            months,
+        }),
         P::Null => V::DbNull,
         _ => return None,
     })

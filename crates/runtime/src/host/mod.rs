@@ -15,9 +15,25 @@
 //! knowing what is inside. Adding a capability is its module plus one line
 //! there.
 
+/// `$value` as the same-named variant of another interface version's type:
+/// variants carrying a value (`[...]`), then unit variants (`[...]`), then,
+/// optionally, what every other variant becomes. `$from` and `$to` are
+/// type names in scope.
+macro_rules! same_variant {
+    ($value:expr, $from:ident => $to:ident, [$($with:ident),*], [$($unit:ident),*] $(, _ => $other:expr)?) => {
+        match $value {
+            $($from::$with(x) => $to::$with(x),)*
+            $($from::$unit => $to::$unit,)*
+            $(_ => $other,)?
+        }
+    };
+}
+
+mod channel_stream;
 pub mod key_value;
 pub mod outbound_http;
 pub mod outbound_mqtt;
+pub mod outbound_mysql;
 pub mod outbound_networking;
 pub mod outbound_pg;
 pub mod outbound_redis;
@@ -185,7 +201,7 @@ where
 
 /// Runtime-config sections that belong to capabilities this host does not
 /// serve yet. They are accepted (Spin accepts them) and reported once.
-const NOT_YET_SERVED_SECTIONS: &[&str] = &["llm_compute", "outbound_mysql"];
+const NOT_YET_SERVED_SECTIONS: &[&str] = &["llm_compute"];
 
 /// Generates the three tier structs and the registry functions from the
 /// list of capabilities.
@@ -279,6 +295,7 @@ capabilities! {
     outbound_redis: outbound_redis::OutboundRedis,
     outbound_mqtt: outbound_mqtt::OutboundMqtt,
     outbound_pg: outbound_pg::OutboundPg,
+    outbound_mysql: outbound_mysql::OutboundMysql,
 }
 
 impl AppHost {

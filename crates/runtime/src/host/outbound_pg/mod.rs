@@ -17,6 +17,46 @@
 // call returns, by design; boxing it would only be unboxed at the boundary.
 #![allow(clippy::result_large_err)]
 
+/// 4.2's error and row set as an older version's (2.0, 3.0: `query-failed`
+/// is text), through that version's own `value` and `data_type`; its
+/// `Error`, `Column` and `RowSet` must be in scope where it is invoked.
+macro_rules! from_v4 {
+    () => {
+        impl From<v4::Error> for Error {
+            fn from(err: v4::Error) -> Self {
+                match err {
+                    v4::Error::ConnectionFailed(m) => Error::ConnectionFailed(m),
+                    v4::Error::BadParameter(m) => Error::BadParameter(m),
+                    v4::Error::QueryFailed(v4::QueryError::Text(m)) => Error::QueryFailed(m),
+                    v4::Error::QueryFailed(v4::QueryError::DbError(e)) => {
+                        Error::QueryFailed(e.as_text)
+                    }
+                    v4::Error::ValueConversionFailed(m) => Error::ValueConversionFailed(m),
+                    v4::Error::Other(m) => Error::Other(m),
+                }
+            }
+        }
+
+        fn row_set(rows: v4::RowSet) -> RowSet {
+            RowSet {
+                columns: rows
+                    .columns
+                    .into_iter()
+                    .map(|c| Column {
+                        name: c.name,
+                        data_type: data_type(c.data_type),
+                    })
+                    .collect(),
+                rows: rows
+                    .rows
+                    .into_iter()
+                    .map(|row| row.into_iter().map(value).collect())
+                    .collect(),
+            }
+        }
+    };
+}
+
 mod client;
 mod pool;
 mod spin_v2;

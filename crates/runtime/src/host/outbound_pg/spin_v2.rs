@@ -23,18 +23,7 @@ use bindings::fermyon::spin::rdbms_types::{
 
 type Answer<T> = wasmtime::Result<Result<T, Error>>;
 
-impl From<v4::Error> for Error {
-    fn from(err: v4::Error) -> Self {
-        match err {
-            v4::Error::ConnectionFailed(m) => Error::ConnectionFailed(m),
-            v4::Error::BadParameter(m) => Error::BadParameter(m),
-            v4::Error::QueryFailed(v4::QueryError::Text(m)) => Error::QueryFailed(m),
-            v4::Error::QueryFailed(v4::QueryError::DbError(e)) => Error::QueryFailed(e.as_text),
-            v4::Error::ValueConversionFailed(m) => Error::ValueConversionFailed(m),
-            v4::Error::Other(m) => Error::Other(m),
-        }
-    }
-}
+from_v4!();
 
 fn parameters(params: Vec<ParameterValue>) -> Result<Vec<v4::ParameterValue>, Error> {
     params
@@ -65,52 +54,17 @@ fn parameters(params: Vec<ParameterValue>) -> Result<Vec<v4::ParameterValue>, Er
 }
 
 fn value(v: v4::DbValue) -> DbValue {
-    match v {
-        v4::DbValue::Boolean(v) => DbValue::Boolean(v),
-        v4::DbValue::Int8(v) => DbValue::Int8(v),
-        v4::DbValue::Int16(v) => DbValue::Int16(v),
-        v4::DbValue::Int32(v) => DbValue::Int32(v),
-        v4::DbValue::Int64(v) => DbValue::Int64(v),
-        v4::DbValue::Floating32(v) => DbValue::Floating32(v),
-        v4::DbValue::Floating64(v) => DbValue::Floating64(v),
-        v4::DbValue::Str(v) => DbValue::Str(v),
-        v4::DbValue::Binary(v) => DbValue::Binary(v),
-        v4::DbValue::DbNull => DbValue::DbNull,
-        _ => DbValue::Unsupported,
-    }
+    use v4::DbValue as Value4;
+    same_variant!(v, Value4 => DbValue,
+        [Boolean, Int8, Int16, Int32, Int64, Floating32, Floating64, Str, Binary],
+        [DbNull], _ => DbValue::Unsupported)
 }
 
 fn data_type(t: v4::DbDataType) -> DbDataType {
-    match t {
-        v4::DbDataType::Boolean => DbDataType::Boolean,
-        v4::DbDataType::Int8 => DbDataType::Int8,
-        v4::DbDataType::Int16 => DbDataType::Int16,
-        v4::DbDataType::Int32 => DbDataType::Int32,
-        v4::DbDataType::Int64 => DbDataType::Int64,
-        v4::DbDataType::Floating32 => DbDataType::Floating32,
-        v4::DbDataType::Floating64 => DbDataType::Floating64,
-        v4::DbDataType::Str => DbDataType::Str,
-        v4::DbDataType::Binary => DbDataType::Binary,
-        _ => DbDataType::Other,
-    }
-}
-
-fn row_set(rows: v4::RowSet) -> RowSet {
-    RowSet {
-        columns: rows
-            .columns
-            .into_iter()
-            .map(|c| Column {
-                name: c.name,
-                data_type: data_type(c.data_type),
-            })
-            .collect(),
-        rows: rows
-            .rows
-            .into_iter()
-            .map(|row| row.into_iter().map(value).collect())
-            .collect(),
-    }
+    use v4::DbDataType as DataType4;
+    same_variant!(t, DataType4 => DbDataType, [],
+        [Boolean, Int8, Int16, Int32, Int64, Floating32, Floating64, Str, Binary],
+        _ => DbDataType::Other)
 }
 
 impl rdbms_types::Host for InstancePg {}

@@ -21,93 +21,28 @@ use bindings::spin::postgres::postgres::{
 
 type Answer<T> = wasmtime::Result<Result<T, Error>>;
 
-impl From<v4::Error> for Error {
-    fn from(err: v4::Error) -> Self {
-        match err {
-            v4::Error::ConnectionFailed(m) => Error::ConnectionFailed(m),
-            v4::Error::BadParameter(m) => Error::BadParameter(m),
-            v4::Error::QueryFailed(v4::QueryError::Text(m)) => Error::QueryFailed(m),
-            v4::Error::QueryFailed(v4::QueryError::DbError(e)) => Error::QueryFailed(e.as_text),
-            v4::Error::ValueConversionFailed(m) => Error::ValueConversionFailed(m),
-            v4::Error::Other(m) => Error::Other(m),
-        }
-    }
-}
+from_v4!();
 
 fn parameter(p: ParameterValue) -> v4::ParameterValue {
-    match p {
-        ParameterValue::Boolean(v) => v4::ParameterValue::Boolean(v),
-        ParameterValue::Int8(v) => v4::ParameterValue::Int8(v),
-        ParameterValue::Int16(v) => v4::ParameterValue::Int16(v),
-        ParameterValue::Int32(v) => v4::ParameterValue::Int32(v),
-        ParameterValue::Int64(v) => v4::ParameterValue::Int64(v),
-        ParameterValue::Floating32(v) => v4::ParameterValue::Floating32(v),
-        ParameterValue::Floating64(v) => v4::ParameterValue::Floating64(v),
-        ParameterValue::Str(v) => v4::ParameterValue::Str(v),
-        ParameterValue::Binary(v) => v4::ParameterValue::Binary(v),
-        ParameterValue::Date(v) => v4::ParameterValue::Date(v),
-        ParameterValue::Time(v) => v4::ParameterValue::Time(v),
-        ParameterValue::Datetime(v) => v4::ParameterValue::Datetime(v),
-        ParameterValue::Timestamp(v) => v4::ParameterValue::Timestamp(v),
-        ParameterValue::DbNull => v4::ParameterValue::DbNull,
-    }
+    use v4::ParameterValue as Parameter4;
+    same_variant!(p, ParameterValue => Parameter4,
+        [Boolean, Int8, Int16, Int32, Int64, Floating32, Floating64, Str, Binary,
+         Date, Time, Datetime, Timestamp],
+        [DbNull])
 }
 
 fn value(v: v4::DbValue) -> DbValue {
-    match v {
-        v4::DbValue::Boolean(v) => DbValue::Boolean(v),
-        v4::DbValue::Int8(v) => DbValue::Int8(v),
-        v4::DbValue::Int16(v) => DbValue::Int16(v),
-        v4::DbValue::Int32(v) => DbValue::Int32(v),
-        v4::DbValue::Int64(v) => DbValue::Int64(v),
-        v4::DbValue::Floating32(v) => DbValue::Floating32(v),
-        v4::DbValue::Floating64(v) => DbValue::Floating64(v),
-        v4::DbValue::Str(v) => DbValue::Str(v),
-        v4::DbValue::Binary(v) => DbValue::Binary(v),
-        v4::DbValue::Date(v) => DbValue::Date(v),
-        v4::DbValue::Time(v) => DbValue::Time(v),
-        v4::DbValue::Datetime(v) => DbValue::Datetime(v),
-        v4::DbValue::Timestamp(v) => DbValue::Timestamp(v),
-        v4::DbValue::DbNull => DbValue::DbNull,
-        _ => DbValue::Unsupported,
-    }
+    use v4::DbValue as Value4;
+    same_variant!(v, Value4 => DbValue,
+        [Boolean, Int8, Int16, Int32, Int64, Floating32, Floating64, Str, Binary, Date, Time, Datetime, Timestamp],
+        [DbNull], _ => DbValue::Unsupported)
 }
 
 fn data_type(t: v4::DbDataType) -> DbDataType {
-    match t {
-        v4::DbDataType::Boolean => DbDataType::Boolean,
-        v4::DbDataType::Int8 => DbDataType::Int8,
-        v4::DbDataType::Int16 => DbDataType::Int16,
-        v4::DbDataType::Int32 => DbDataType::Int32,
-        v4::DbDataType::Int64 => DbDataType::Int64,
-        v4::DbDataType::Floating32 => DbDataType::Floating32,
-        v4::DbDataType::Floating64 => DbDataType::Floating64,
-        v4::DbDataType::Str => DbDataType::Str,
-        v4::DbDataType::Binary => DbDataType::Binary,
-        v4::DbDataType::Date => DbDataType::Date,
-        v4::DbDataType::Time => DbDataType::Time,
-        v4::DbDataType::Datetime => DbDataType::Datetime,
-        v4::DbDataType::Timestamp => DbDataType::Timestamp,
-        _ => DbDataType::Other,
-    }
-}
-
-fn row_set(rows: v4::RowSet) -> RowSet {
-    RowSet {
-        columns: rows
-            .columns
-            .into_iter()
-            .map(|c| Column {
-                name: c.name,
-                data_type: data_type(c.data_type),
-            })
-            .collect(),
-        rows: rows
-            .rows
-            .into_iter()
-            .map(|row| row.into_iter().map(value).collect())
-            .collect(),
-    }
+    use v4::DbDataType as DataType4;
+    same_variant!(t, DataType4 => DbDataType, [],
+        [Boolean, Int8, Int16, Int32, Int64, Floating32, Floating64, Str, Binary, Date, Time, Datetime, Timestamp],
+        _ => DbDataType::Other)
 }
 
 impl v3::Host for InstancePg {}
