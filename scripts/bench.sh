@@ -161,7 +161,7 @@ if ! "$PYTHON" -c 'import matplotlib' 2>/dev/null; then
     "$PYTHON" -m pip install --quiet matplotlib || die "pip install matplotlib failed"
 fi
 
-wasmtime_ok() { [ -x "$WASMTIME" ] && "$WASMTIME" --version 2>/dev/null | grep -q "^wasmtime $WASMTIME_VERSION\b"; }
+wasmtime_ok() { [ -x "$WASMTIME" ] && "$WASMTIME" --version 2>/dev/null | grep "^wasmtime $WASMTIME_VERSION\b" >/dev/null; }
 # wasmtime serve is a peer in the throughput phase (unless BENCH_SERVERS
 # leaves it out) and in the process-start phase.
 needs_wasmtime=

@@ -8,7 +8,7 @@ repo_root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 images_dir="${repo_root}/images"
 target="wasm32-wasip2"
 
-if ! rustup target list --installed 2>/dev/null | grep -qx "${target}"; then
+if ! rustup target list --installed 2>/dev/null | grep -x "${target}" >/dev/null; then
     rustup target add "${target}" >/dev/null 2>&1 || rustup target add "${target}"
 fi
 

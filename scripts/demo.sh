@@ -59,7 +59,7 @@ run "${CTR[@]}" run -d --net-host --runtime io.containerd.spin.v2 \
 t=$(now_ms)
 deadline=$(( t + 60000 ))
 until curl -s -o /dev/null "http://127.0.0.1:$PORT/.well-known/spin/health"; do
-    if ! "${CTR[@]}" tasks ls 2>/dev/null | awk '$1 == "hello-demo" && $3 == "RUNNING"' | grep -q .; then
+    if ! "${CTR[@]}" tasks ls 2>/dev/null | awk '$1 == "hello-demo" && $3 == "RUNNING"' | grep . >/dev/null; then
         "${CTR[@]}" tasks ls >&2 || true
         die "the hello-demo task is not running"
     fi

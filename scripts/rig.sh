@@ -27,6 +27,9 @@
 # .debs, downloaded once into the cache and unpacked with dpkg -x, never
 # installed. README, "Testing", says what the tests get.
 set -euo pipefail
+# Under pipefail a reader that stops early (grep -q, head, awk's exit) can
+# fail its pipeline with the writer's SIGPIPE (141), now and then: every
+# reader in a pipeline here reads to the end.
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 REPO=$(cd "$HERE/.." && pwd)
@@ -134,7 +137,7 @@ start_containerd() {
     local plugins bad
     plugins=$("$bin/ctr" --address "$d/containerd.sock" plugins ls)
     bad=$(awk 'NR > 1 && ($1 ~ /cri/ || $2 == "cri") && $NF != "ok"' <<<"$plugins")
-    if [ -n "$bad" ] || ! awk '$2 == "cri" && $NF == "ok"' <<<"$plugins" | grep -q .; then
+    if [ -n "$bad" ] || [ -z "$(awk '$2 == "cri" && $NF == "ok"' <<<"$plugins")" ]; then
         say "$(label "$n"): CRI plugin did not load:"
         awk 'NR == 1 || $1 ~ /cri/ || $2 == "cri"' <<<"$plugins" >&2
         log_tail "$d/containerd.log"
@@ -147,7 +150,7 @@ start_containerd() {
                 say "$(label "$n"): CRI config has no io.containerd.spin.v2 runtime"; log_tail "$d/containerd.log"; return 1; } ;;
     esac
     local version
-    version=$("$bin/ctr" --address "$d/containerd.sock" version | awk '/^Server:/ {s=1} s && $1 == "Version:" {print $2; exit}')
+    version=$("$bin/ctr" --address "$d/containerd.sock" version | awk '/^Server:/ {s=1} s && $1 == "Version:" && !v {v=$2} END {print v}')
     eval "CONTAINERD${n}_VERSION=\$version"
     say "containerd $version up (pid $pid, CRI loaded) in $(since "$t")"
 }
@@ -169,7 +172,7 @@ import_pause() {
         has_image "$n" k8s.io "$PAUSE_IMAGE" || die "$(label "$n"): pause image $PAUSE_IMAGE missing after import"
 }
 
-has_image() { ctr_n "$1" -n "$2" images ls -q | grep -qxF "$3"; }
+has_image() { ctr_n "$1" -n "$2" images ls -q | grep -xF "$3" >/dev/null; }
 
 cgroup_roots() {
     local d
@@ -309,7 +312,7 @@ clear_containerd() {
         tasks=$(timeout 10 "${ctr[@]}" -n "$ns" tasks ls -q 2>/dev/null || true)
         for t in $tasks; do timeout 10 "${ctr[@]}" -n "$ns" tasks kill -a -s SIGKILL "$t" >/dev/null 2>&1 || true; done
         for i in $(seq 1 50); do
-            timeout 10 "${ctr[@]}" -n "$ns" tasks ls 2>/dev/null | awk 'NR > 1 && $3 != "STOPPED"' | grep -q . || break
+            timeout 10 "${ctr[@]}" -n "$ns" tasks ls 2>/dev/null | awk 'NR > 1 && $3 != "STOPPED"' | grep . >/dev/null || break
             sleep 0.1
         done
         for t in $tasks; do timeout 20 "${ctr[@]}" -n "$ns" tasks delete -f "$t" >/dev/null 2>&1 || true; done
@@ -520,7 +523,7 @@ prune() {
         done
         [ -z "$live" ] && [ -z "$(rig_processes)" ] || continue
         # Nothing may still be mounted there (down unmounts; be sure).
-        awk '{print $5}' /proc/self/mountinfo | grep -qF "$DIR/" && continue
+        awk '{print $5}' /proc/self/mountinfo | grep -F "$DIR/" >/dev/null && continue
         rm -rf --one-file-system "${DIR:?}"
         n=$((n + 1))
     done

@@ -176,7 +176,7 @@ fetch_containerd_locked() {
         say "downloaded $(basename "$(ls "$debs"/containerd_*.deb)") in $(since "$t")"
     fi
     rm -rf "$dest.tmp" && mkdir -p "$dest.tmp"
-    dpkg -x "$(ls "$debs"/containerd_*.deb | head -1)" "$dest.tmp"
+    dpkg -x "$(ls "$debs"/containerd_*.deb | sed -n 1p)" "$dest.tmp"
     rm -f "$dest.tmp"/usr/bin/runc "$dest.tmp"/usr/sbin/runc
     rm -rf "$dest" && mv "$dest.tmp" "$dest"
 }
