@@ -70,6 +70,44 @@ pub fn free_port() -> u16 {
         .expect("a free port")
 }
 
+/// Stops a server the test started: `signal` (its clean shutdown), then
+/// SIGKILL if it has not exited within `grace`; reaps it either way.
+pub fn stop_child(child: &mut Child, signal: &str, grace: Duration) {
+    let _ = Command::new("kill")
+        .args([signal, &child.id().to_string()])
+        .status();
+    let start = Instant::now();
+    while start.elapsed() < grace {
+        if let Ok(Some(_)) = child.try_wait() {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+}
+
+/// The uid and gid a server runs as: `None` unless the test runs as root
+/// (PostgreSQL and MariaDB refuse root), else those of `user`, whom
+/// Debian's `package` makes.
+pub fn server_user(user: &str, package: &str) -> Result<Option<(u32, u32)>> {
+    extern "C" {
+        fn getuid() -> u32;
+    }
+    if unsafe { getuid() } != 0 {
+        return Ok(None);
+    }
+    let id = |flag: &str| -> Result<u32> {
+        let out = Command::new("id").args([flag, user]).output()?;
+        anyhow::ensure!(
+            out.status.success(),
+            "no {user} user (install Debian's {package})"
+        );
+        Ok(String::from_utf8_lossy(&out.stdout).trim().parse()?)
+    };
+    Ok(Some((id("-u")?, id("-g")?)))
+}
+
 /// A running `spinshim up`, killed when dropped.
 pub struct Up {
     child: Child,

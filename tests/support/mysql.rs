@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context as _, Result};
 
-use crate::free_port;
+use crate::{free_port, server_user, stop_child};
 
 /// The password of the `spin` user.
 pub const PASSWORD: &str = "spin-secret";
@@ -32,13 +32,10 @@ impl MysqlServer {
     pub fn start() -> Result<Self> {
         let temp = tempfile::tempdir()?;
         let dir = temp.path().to_path_buf();
-        let user = if unsafe { libc_getuid() } == 0 {
-            let user = mysql_user()?;
-            std::os::unix::fs::chown(&dir, Some(user.0), Some(user.1))?;
-            Some(user)
-        } else {
-            None
-        };
+        let user = server_user("mysql", "mariadb-server")?;
+        if let Some((uid, gid)) = user {
+            std::os::unix::fs::chown(&dir, Some(uid), Some(gid))?;
+        }
         let mut install = Command::new("mariadb-install-db");
         install
             .arg("--no-defaults")
@@ -85,18 +82,7 @@ impl MysqlServer {
     /// Stops the server (SIGTERM: a clean shutdown) and waits for it.
     pub fn stop(&mut self) {
         if let Some(mut child) = self.child.take() {
-            let _ = Command::new("kill")
-                .args(["-TERM", &child.id().to_string()])
-                .status();
-            let start = Instant::now();
-            while start.elapsed() < Duration::from_secs(20) {
-                if let Ok(Some(_)) = child.try_wait() {
-                    return;
-                }
-                std::thread::sleep(Duration::from_millis(20));
-            }
-            let _ = child.kill();
-            let _ = child.wait();
+            stop_child(&mut child, "-TERM", Duration::from_secs(20));
         }
     }
 
@@ -196,22 +182,4 @@ fn server_binary() -> Result<&'static Path> {
         path.display()
     );
     Ok(path)
-}
-
-/// The `mysql` user's uid and gid.
-fn mysql_user() -> Result<(u32, u32)> {
-    let id = |flag: &str| -> Result<u32> {
-        let out = Command::new("id").args([flag, "mysql"]).output()?;
-        anyhow::ensure!(
-            out.status.success(),
-            "no mysql user (install Debian's mariadb-server)"
-        );
-        Ok(String::from_utf8_lossy(&out.stdout).trim().parse()?)
-    };
-    Ok((id("-u")?, id("-g")?))
-}
-
-extern "C" {
-    #[link_name = "getuid"]
-    fn libc_getuid() -> u32;
 }

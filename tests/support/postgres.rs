@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context as _, Result};
 
-use crate::free_port;
+use crate::{free_port, server_user, stop_child};
 
 /// The password of the `spin` user.
 pub const PASSWORD: &str = "spin-secret";
@@ -31,11 +31,7 @@ impl PgServer {
     pub fn start() -> Result<Self> {
         let bin = server_bin_dir()?;
         let dir = tempfile::tempdir()?;
-        let user = if unsafe { libc_getuid() } == 0 {
-            Some(postgres_user()?)
-        } else {
-            None
-        };
+        let user = server_user("postgres", "postgresql")?;
         let data = dir.path().join("data");
         let pwfile = dir.path().join("pw");
         std::fs::write(&pwfile, PASSWORD)?;
@@ -89,18 +85,7 @@ impl PgServer {
     /// Stops the server (a fast shutdown) and waits for it.
     pub fn stop(&mut self) {
         if let Some(mut child) = self.child.take() {
-            let _ = Command::new("kill")
-                .args(["-INT", &child.id().to_string()])
-                .status();
-            let start = Instant::now();
-            while start.elapsed() < Duration::from_secs(10) {
-                if let Ok(Some(_)) = child.try_wait() {
-                    return;
-                }
-                std::thread::sleep(Duration::from_millis(20));
-            }
-            let _ = child.kill();
-            let _ = child.wait();
+            stop_child(&mut child, "-INT", Duration::from_secs(10));
         }
     }
 
@@ -184,22 +169,4 @@ fn server_bin_dir() -> Result<PathBuf> {
         .last()
         .context("no PostgreSQL server version installed")?;
     Ok(root.join(version.to_string()).join("bin"))
-}
-
-/// The `postgres` user's uid and gid.
-fn postgres_user() -> Result<(u32, u32)> {
-    let id = |flag: &str| -> Result<u32> {
-        let out = Command::new("id").args([flag, "postgres"]).output()?;
-        anyhow::ensure!(
-            out.status.success(),
-            "no postgres user (install Debian's postgresql)"
-        );
-        Ok(String::from_utf8_lossy(&out.stdout).trim().parse()?)
-    };
-    Ok((id("-u")?, id("-g")?))
-}
-
-extern "C" {
-    #[link_name = "getuid"]
-    fn libc_getuid() -> u32;
 }
