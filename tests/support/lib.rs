@@ -132,6 +132,37 @@ impl Up {
         Ok(up)
     }
 
+    /// Starts `spinshim up` as [`Self::start`] does, for an app that may not
+    /// serve HTTP: waits until it prints a line containing `ready`.
+    pub fn start_until_line(
+        from: &Path,
+        args: &[&str],
+        env: &[(&str, &str)],
+        ready: &str,
+    ) -> Result<Up> {
+        let addr: SocketAddr = format!("127.0.0.1:{}", free_port()).parse()?;
+        let mut child = Self::command(from, addr, args, env).spawn()?;
+        let output = capture_output(&mut child);
+        let mut up = Up {
+            child,
+            addr,
+            output,
+        };
+        let limit = Duration::from_secs(120);
+        if up
+            .wait_for_line(limit, |line| line.contains(ready))
+            .is_none()
+        {
+            let status = up.child.try_wait()?;
+            bail!(
+                "spinshim up printed no line with {ready:?} within {limit:?} (exit: {status:?}); \
+                 output:\n{}",
+                up.output().join("\n")
+            );
+        }
+        Ok(up)
+    }
+
     /// The command `start` runs, for tests that expect it to fail.
     pub fn command(from: &Path, addr: SocketAddr, args: &[&str], env: &[(&str, &str)]) -> Command {
         let mut cmd = Command::new(spinshim_bin());
@@ -190,6 +221,11 @@ impl Up {
             }
             std::thread::sleep(Duration::from_millis(50));
         }
+    }
+
+    /// Its exit status, if it has exited.
+    pub fn try_wait(&mut self) -> Result<Option<std::process::ExitStatus>> {
+        Ok(self.child.try_wait()?)
     }
 
     /// Sends SIGTERM and waits (up to 30 s) for the exit status.

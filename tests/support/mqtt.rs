@@ -174,3 +174,23 @@ impl Subscriber {
         received.await.ok().flatten()
     }
 }
+
+/// Publishes one message from a client of its own and waits until the
+/// broker has it (PUBACK at QoS 1).
+pub async fn publish(broker: &MqttBroker, topic: &str, payload: &[u8]) -> Result<()> {
+    let id = format!("test-publisher-{}", free_port());
+    let (client, mut events) = AsyncClient::new(MqttOptions::new(id, "127.0.0.1", broker.port), 10);
+    client
+        .publish(topic, QoS::AtLeastOnce, false, payload.to_vec())
+        .await?;
+    let acked = tokio::time::timeout(Duration::from_secs(10), async {
+        loop {
+            if let Event::Incoming(Incoming::PubAck(_)) = events.poll().await? {
+                return Ok::<_, anyhow::Error>(());
+            }
+        }
+    });
+    acked.await.context("no PUBACK within 10 s")??;
+    let _ = client.disconnect().await;
+    Ok(())
+}

@@ -10,6 +10,7 @@
 //! - [`outbound`] — `allowed_outbound_hosts` grammar and matching.
 //! - [`routes`] — HTTP routing and the route facts guests see as headers.
 //! - [`http`] — the typed HTTP trigger config.
+//! - [`triggers`] — the typed Redis, command and MQTT trigger configs.
 //! - [`retain`] — keeping a subset of components (`SPIN_COMPONENTS_TO_RETAIN`).
 //! - [`runtime_config`] — `runtime-config.toml`.
 //! - [`error`] — the [`Error`] type; every message names the file and field.
@@ -25,6 +26,7 @@ pub mod retain;
 pub mod routes;
 pub mod runtime_config;
 pub mod template;
+pub mod triggers;
 pub mod variables;
 
 pub use error::{Error, Problem, Result};

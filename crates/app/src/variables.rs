@@ -254,8 +254,9 @@ impl ResolvedVariables {
         self.values.iter().map(|(k, v)| (k.as_str(), v.as_str()))
     }
 
-    /// Renders one template; `field` names it in errors.
-    fn render(&self, field: impl Fn() -> String, text: &str) -> Result<String> {
+    /// Renders one template (a trigger's address, say); `field` names it in
+    /// errors.
+    pub fn render(&self, field: impl Fn() -> String, text: &str) -> Result<String> {
         let template = Template::parse(text).map_err(|e| Error::invalid("", field(), e))?;
         let mut unknown = None;
         let out = template.render(|name| match self.get(name) {

@@ -32,11 +32,12 @@ fn main() -> ExitCode {
     init_logging();
     let result = match cli.command {
         Command::Up(args) => up::run(args),
-        Command::Push(args) => push::run(args),
-        Command::Inspect(args) => inspect::run(args),
+        Command::Push(args) => push::run(args).map(|()| 0),
+        Command::Inspect(args) => inspect::run(args).map(|()| 0),
     };
     match result {
-        Ok(()) => ExitCode::SUCCESS,
+        // A command app's exit code, as a process keeps it (its low byte).
+        Ok(code) => ExitCode::from(code as u8),
         Err(err) => {
             eprintln!("Error: {err:#}");
             ExitCode::FAILURE

@@ -59,10 +59,14 @@ pub struct UpArgs {
     /// How long in-flight requests may finish after Ctrl-C / SIGTERM, in seconds.
     #[arg(long, value_name = "SECONDS", default_value_t = 10.0)]
     shutdown_timeout: f64,
+
+    /// Arguments for a command trigger's component (after `--`).
+    #[arg(last = true, value_name = "ARGS")]
+    command_args: Vec<String>,
 }
 
 /// Runs `up` to completion (until a shutdown signal).
-pub fn run(args: UpArgs) -> Result<()> {
+pub fn run(args: UpArgs) -> Result<i32> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -70,7 +74,7 @@ pub fn run(args: UpArgs) -> Result<()> {
     runtime.block_on(serve(args))
 }
 
-async fn serve(args: UpArgs) -> Result<()> {
+async fn serve(args: UpArgs) -> Result<i32> {
     let locked = spinshim_app::manifest::load_app(&args.from)?;
     let runtime_config = match &args.runtime_config_file {
         Some(path) => RuntimeConfig::from_file(path)?,
@@ -105,6 +109,7 @@ async fn serve(args: UpArgs) -> Result<()> {
                 request_timeout: args.request_timeout.map(Duration::from_secs_f64),
             },
             shutdown_timeout: Duration::from_secs_f64(args.shutdown_timeout),
+            command_args: args.command_args.clone(),
         },
     )
     .await?;

@@ -72,6 +72,7 @@ fn start_hello(runtime: &tokio::runtime::Runtime) -> App {
                     request_timeout: None,
                 },
                 shutdown_timeout: Duration::from_secs(1),
+                command_args: Vec::new(),
             },
         ))
         .expect("starting images/hello")

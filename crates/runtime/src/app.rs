@@ -25,7 +25,7 @@ use crate::host::{AppContext, AppHost, StateSeed};
 use crate::prepare::{PrepareOptions, PreparedApp};
 use crate::store::ComponentInstancer;
 use crate::trigger::http::HttpTriggerOptions;
-use crate::trigger::{check_trigger_types, Triggers};
+use crate::trigger::{check_trigger_types, TriggerOptions, Triggers};
 
 /// Where the app keeps its state unless runtime config says otherwise.
 #[derive(Clone, Debug)]
@@ -64,6 +64,9 @@ pub struct StartOptions<'a> {
     pub seed: StateSeed,
     /// The HTTP trigger's settings.
     pub http: HttpTriggerOptions,
+    /// The command trigger's arguments (`spinshim up -- ARGS`, the
+    /// container's args after the first).
+    pub command_args: Vec<String>,
     /// How long in-flight work may finish after a shutdown request.
     pub shutdown_timeout: Duration,
 }
@@ -124,7 +127,11 @@ impl App {
                 staging_root: options.staging_root.as_deref(),
             },
         )?;
-        let triggers = Triggers::build(&prepared, &options.http)?;
+        let trigger_options = TriggerOptions {
+            http: options.http.clone(),
+            command_args: options.command_args.clone(),
+        };
+        let triggers = Triggers::build(&prepared, &variables, &trigger_options).await?;
         if let Some(local) = triggers.local_http() {
             host.local_http().register(local);
         }
@@ -158,9 +165,11 @@ impl App {
         self.state_dir.as_deref()
     }
 
-    /// Runs every trigger until `shutdown` resolves (or a trigger fails),
-    /// then lets in-flight work finish for at most the shutdown timeout.
-    pub async fn run(self, shutdown: impl Future<Output = ()> + Send + 'static) -> Result<()> {
+    /// Runs every trigger until `shutdown` resolves (or one trigger ends by
+    /// itself), then lets in-flight work finish for at most the shutdown
+    /// timeout. Returns the exit code for the process: a command
+    /// trigger's, else 0.
+    pub async fn run(self, shutdown: impl Future<Output = ()> + Send + 'static) -> Result<i32> {
         self.triggers.run(shutdown, self.shutdown_timeout).await
     }
 }

@@ -82,10 +82,30 @@ impl ComponentInstancer {
         self.pre.engine()
     }
 
+    /// The names of the component's exports (how triggers pick the guest
+    /// ABI to call).
+    pub fn export_names(&self) -> Vec<String> {
+        self.pre
+            .component()
+            .component_type()
+            .exports(self.engine())
+            .map(|(name, _)| name.to_string())
+            .collect()
+    }
+
     /// A fresh store for one instance, with WASI set up as Spin does: only
     /// the component's own environment, its files read-only, stdio
     /// prefixed with the component id.
     pub fn new_store(&self) -> Result<Store<InstanceState>> {
+        self.new_store_with(|_| {})
+    }
+
+    /// A fresh store as [`Self::new_store`] makes it, with `adjust` applied
+    /// to its WASI context last (a command's arguments, say).
+    pub fn new_store_with(
+        &self,
+        adjust: impl FnOnce(&mut WasiCtxBuilder),
+    ) -> Result<Store<InstanceState>> {
         let mut wasi = WasiCtxBuilder::new();
         wasi.envs(&self.env)
             .stdout(self.stdout.clone())
@@ -103,6 +123,7 @@ impl ComponentInstancer {
                 })?;
         }
         self.host.configure_wasi(&mut wasi);
+        adjust(&mut wasi);
         let mut limits = StoreLimitsBuilder::new().trap_on_grow_failure(false);
         if let Some(max) = self.max_memory {
             limits = limits.memory_size(max);

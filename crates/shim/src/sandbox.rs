@@ -38,7 +38,7 @@ impl Sandbox for SpinSandbox {
         let env = ContainerEnv::from_entries(ctx.envs());
         init_logging(&env);
         match run(ctx, &env).await {
-            Ok(()) => Ok(0),
+            Ok(code) => Ok(code),
             Err(err) => {
                 eprintln!("Error: {err:#}");
                 Ok(1)
@@ -53,7 +53,9 @@ impl Sandbox for SpinSandbox {
     }
 }
 
-async fn run(ctx: &impl RuntimeContext, env: &ContainerEnv) -> Result<()> {
+async fn run(ctx: &impl RuntimeContext, env: &ContainerEnv) -> Result<i32> {
+    // The first arg is the entrypoint (`/`); a command trigger gets the rest.
+    let command_args: Vec<String> = ctx.args().iter().skip(1).cloned().collect();
     let settings = ShimSettings::from_env(env)?;
     let work_dir = Path::new(STATE_DIR);
     std::fs::create_dir_all(work_dir)
@@ -66,7 +68,7 @@ async fn run(ctx: &impl RuntimeContext, env: &ContainerEnv) -> Result<()> {
             let app = OciApp::from_layers(&layers, &work_dir.join("assets"))?;
             let locked = app.locked.clone();
             let code = LayerCode(&app);
-            serve(locked, &code, &settings, runtime_config, env).await
+            serve(locked, &code, &settings, runtime_config, env, command_args).await
         }
         Source::File(_) => {
             if !Path::new(MANIFEST_PATH).is_file() {
@@ -77,7 +79,15 @@ async fn run(ctx: &impl RuntimeContext, env: &ContainerEnv) -> Result<()> {
                 );
             }
             let locked = spinshim_app::load_app(Path::new(MANIFEST_PATH))?;
-            serve(locked, &FromLock, &settings, runtime_config, env).await
+            serve(
+                locked,
+                &FromLock,
+                &settings,
+                runtime_config,
+                env,
+                command_args,
+            )
+            .await
         }
     }
 }
@@ -136,7 +146,8 @@ async fn serve(
     settings: &ShimSettings,
     runtime_config: RuntimeConfig,
     env: &ContainerEnv,
-) -> Result<()> {
+    command_args: Vec<String>,
+) -> Result<i32> {
     let providers = env.variable_providers(&locked);
     let app = App::start(
         locked,
@@ -154,6 +165,7 @@ async fn serve(
                 request_timeout: None,
             },
             shutdown_timeout: settings.shutdown_timeout,
+            command_args,
         },
     )
     .await?;

@@ -375,13 +375,7 @@ fn executor_for(app: &PreparedApp, id: &str, options: &HttpTriggerOptions) -> Re
     let instancer = app
         .component(id)
         .with_context(|| format!("component \"{id}\" was not prepared"))?;
-    let component = instancer.pre().component();
-    let engine = instancer.engine();
-    let exports: Vec<String> = component
-        .component_type()
-        .exports(engine)
-        .map(|(name, _)| name.to_string())
-        .collect();
+    let exports = instancer.export_names();
     let kind = handler_kind::detect(id, exports.iter().map(String::as_str))?;
     Ok(match kind {
         HandlerKind::SpinLegacy => {
