@@ -717,3 +717,138 @@ async fn a_pod_reaches_redis_mqtt_postgres_and_mysql_servers() -> Result<()> {
     task.wait_exit(Duration::from_secs(20))?;
     Ok(())
 }
+
+/// An app directory with `components` (id, sample wasm, trigger table
+/// lines, component lines) copied in, ready for `spinshim push`.
+fn app_dir(head: &str, components: &[(&str, &str, &str, &str)]) -> Result<tempfile::TempDir> {
+    let dir = tempfile::tempdir()?;
+    let mut manifest = format!("spin_manifest_version = 2\n[application]\nname = \"app\"\n{head}");
+    for (id, wasm_file, trigger, extra) in components {
+        std::fs::copy(wasm(wasm_file), dir.path().join(wasm_file))?;
+        manifest.push_str(&format!(
+            "{trigger}\ncomponent = \"{id}\"\n[component.{id}]\nsource = \"{wasm_file}\"\n{extra}\n"
+        ));
+    }
+    std::fs::write(dir.path().join("spin.toml"), manifest)?;
+    Ok(dir)
+}
+
+/// A command app as a job: the container's args after the first are the
+/// guest's, and its exit code is the task's.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_command_job_gets_the_container_args_and_exits_with_its_code() -> Result<()> {
+    let rig = Rig::get();
+    let which = Containerd::V2;
+    let app = app_dir(
+        "",
+        &[(
+            "job",
+            "command.wasm",
+            "[[trigger.command]]",
+            "environment = { GREETING = \"pod\" }",
+        )],
+    )?;
+    let image = push_app(rig, app.path(), &format!("{}:v1", rig.unique_id("command")))?;
+    pull(rig, which, &image);
+    for (args, code) in [(&["exit=7"][..], 7), (&["ok"][..], 0)] {
+        let mut task = Task::start_with_args(rig, which, &image, &[], args)?;
+        let status = task.wait_exit(START_LIMIT)?;
+        let output = task.output();
+        assert_eq!(status.code(), Some(code), "{args:?}: {output:?}");
+        let line = format!("[job] args: job {}", args.join(" "));
+        assert!(output.contains(&line), "{line}: {output:?}");
+        assert!(
+            output.contains(&"[job] env GREETING=pod".to_string()),
+            "{output:?}"
+        );
+    }
+    Ok(())
+}
+
+/// A pod with Redis-triggered components (spin-sdk 5 and 7) beside an
+/// HTTP one: messages published to a Redis server reach both, the Redis
+/// address comes from the container env as a variable, and SIGTERM stops
+/// the pod with exit 0.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_pod_runs_redis_triggered_components_beside_http() -> Result<()> {
+    use spinshim_tests::redis::RedisServer;
+    let rig = Rig::get();
+    let which = Containerd::V1_7;
+    let redis = RedisServer::start()?;
+    let recording = |list: &str| {
+        format!(
+            "allowed_outbound_hosts = [\"{{{{ redis_address }}}}\"]\n\
+             variables = {{ list = \"{list}\", redis_address = \"{{{{ redis_address }}}}\" }}"
+        )
+    };
+    let app = app_dir(
+        "[variables]\nredis_address = { required = true }\n\
+         [application.trigger.redis]\naddress = \"{{ redis_address }}\"\n",
+        &[
+            (
+                "hello",
+                "hello.wasm",
+                "[[trigger.http]]\nroute = \"/...\"",
+                "",
+            ),
+            (
+                "v2",
+                "redis_trigger.wasm",
+                "[[trigger.redis]]\nchannel = \"pod\"",
+                &recording("pod-v2"),
+            ),
+            (
+                "v3",
+                "redis_trigger_p3.wasm",
+                "[[trigger.redis]]\nchannel = \"pod\"",
+                &recording("pod-v3"),
+            ),
+        ],
+    )?;
+    let image = push_app(
+        rig,
+        app.path(),
+        &format!("{}:v1", rig.unique_id("redis-trigger")),
+    )?;
+    pull(rig, which, &image);
+    let mut task = Task::start(rig, which, &image, &[("REDIS_ADDRESS", &redis.url())])?;
+    task.wait_ready(rig, START_LIMIT)?;
+    let start = Instant::now();
+    while !redis
+        .command(&["PUBSUB", "NUMSUB", "pod"])?
+        .ends_with(":1\r\n")
+    {
+        assert!(
+            start.elapsed() < START_LIMIT,
+            "no subscriber: {:?}",
+            task.output()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    for message in ["one", "two"] {
+        assert!(redis
+            .command(&["PUBLISH", "pod", message])?
+            .starts_with(":1"));
+    }
+    for list in ["pod-v2", "pod-v3"] {
+        let start = Instant::now();
+        loop {
+            let reply = redis.command(&["LRANGE", list, "0", "-1"])?;
+            if reply.contains("1:one") && reply.contains("1:two") {
+                break;
+            }
+            assert!(
+                start.elapsed() < Duration::from_secs(15),
+                "{list}: {reply:?}; {:?}",
+                task.output()
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+    let reply = get(task.addr, "/").await?;
+    assert_eq!(reply.status, 200);
+    task.kill(rig, "SIGTERM");
+    let status = task.wait_exit(Duration::from_secs(20))?;
+    assert!(status.success(), "{status}: {:?}", task.output());
+    Ok(())
+}

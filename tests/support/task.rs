@@ -58,6 +58,18 @@ pub struct Task {
 impl Task {
     /// Starts `image` on containerd `which` with the extra container `env`.
     pub fn start(rig: &Rig, which: Containerd, image: &str, env: &[(&str, &str)]) -> Result<Task> {
+        Self::start_with_args(rig, which, image, env, &[])
+    }
+
+    /// Starts `image` as [`Self::start`] does, with `args` after the
+    /// nominal first argument (a command trigger's arguments).
+    pub fn start_with_args(
+        rig: &Rig,
+        which: Containerd,
+        image: &str,
+        env: &[(&str, &str)],
+        args: &[&str],
+    ) -> Result<Task> {
         let id = rig.unique_id("spin");
         let addr: SocketAddr = format!("127.0.0.1:{}", free_port()).parse()?;
         let mut cmd = rig.ctr_command(which);
@@ -69,6 +81,7 @@ impl Task {
         // Spin images carry no entrypoint; like the reference shim's users,
         // give the container a nominal argument.
         cmd.args([image, &id, "/"])
+            .args(args)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
