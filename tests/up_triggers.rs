@@ -2,8 +2,9 @@
 //! start on 127.0.0.1: the Redis trigger (`fermyon:spin/inbound-redis` of
 //! spin-sdk 5 and `spin:redis/inbound-redis@3.0.0` of spin-sdk 7, through
 //! `images/redis-trigger` and `images/redis-trigger-p3`), the MQTT trigger
-//! (`images/mqtt-trigger`), the command trigger (`images/command`), and
-//! apps with several trigger types side by side.
+//! (`images/mqtt-trigger`), the command trigger (`images/command`), the
+//! WAGI executor (`images/wagi`), and apps with several trigger types side
+//! by side.
 //!
 //! Each guest records what it handled where the test reads it back: the
 //! Redis guests `RPUSH` to a list, the MQTT guest publishes an answer. The
@@ -17,7 +18,7 @@ use anyhow::{bail, Result};
 use spinshim_tests::assertions::{assert_start_fails, temp_app, wasm};
 use spinshim_tests::mqtt::{publish, MqttBroker, Subscriber};
 use spinshim_tests::redis::RedisServer;
-use spinshim_tests::{free_port, get, run_to_exit, Up};
+use spinshim_tests::{free_port, get, run_to_exit, send, Req, Up};
 
 /// An app with both Redis guests on channel `{{ channel }}` of
 /// `{{ redis_address }}` (each recording to its own list), and `hello` on
@@ -401,5 +402,81 @@ async fn mqtt_messages_reach_the_component_and_survive_a_broker_restart() -> Res
         "{:?}",
         up.output()
     );
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_wagi_component_gets_cgi_variables_and_answers_with_its_headers() -> Result<()> {
+    let manifest = format!(
+        "spin_manifest_version = 2\n[application]\nname = \"wagi-test\"\n\
+         [[trigger.http]]\nroute = \"/cgi/...\"\ncomponent = \"wagi\"\n\
+         executor = {{ type = \"wagi\" }}\n\
+         [component.wagi]\nsource = \"{}\"\nenvironment = {{ GREETING = \"hi\" }}\n",
+        wasm("wagi.wasm").display()
+    );
+    let app = temp_app(&manifest)?;
+    let up = Up::start(app.path(), &[], &[])?;
+    let reply = send(
+        up.addr,
+        Req {
+            method: "POST",
+            target: "/cgi/a%20b?x=1&y=2",
+            headers: &[
+                ("content-type", "text/plain"),
+                ("x-custom", "custom value"),
+                ("authorization", "Bearer secret"),
+            ],
+            body: b"the body",
+        },
+    )
+    .await?;
+    assert_eq!(reply.status, 200, "{}", reply.text());
+    assert_eq!(reply.header("content-type"), Some("text/plain"));
+    let text = reply.text();
+    let port = up.addr.port();
+    for line in [
+        "REQUEST_METHOD=POST".to_string(),
+        "SCRIPT_NAME=/cgi".into(),
+        "PATH_INFO=/a b".into(),
+        "X_RAW_PATH_INFO=/a%20b".into(),
+        "QUERY_STRING=x=1&y=2".into(),
+        "CONTENT_LENGTH=8".into(),
+        "CONTENT_TYPE=text/plain".into(),
+        "SERVER_NAME=127.0.0.1".into(),
+        format!("SERVER_PORT={port}"),
+        "SERVER_PROTOCOL=HTTP/1.1".into(),
+        "SERVER_SOFTWARE=WAGI/1".into(),
+        "GATEWAY_INTERFACE=CGI/1.1".into(),
+        "REMOTE_ADDR=127.0.0.1".into(),
+        "HTTP_X_CUSTOM=custom value".into(),
+        format!("X_FULL_URL=http://127.0.0.1:{port}/cgi/a%20b?x=1&y=2"),
+        "X_COMPONENT_ROUTE=/cgi".into(),
+        "GREETING=hi".into(),
+        "args=/cgi/a%20b x=1 y=2".into(),
+        "body=the body".into(),
+    ] {
+        assert!(
+            text.lines().any(|l| l == line),
+            "{line} missing from:\n{text}"
+        );
+    }
+    assert!(!text.contains("HTTP_AUTHORIZATION"), "{text}");
+
+    let teapot = get(up.addr, "/cgi?status").await?;
+    assert_eq!((teapot.status, teapot.text().as_str()), (418, "teapot"));
+    assert_eq!(teapot.header("x-wagi"), Some("yes"));
+    let redirect = get(up.addr, "/cgi?redirect").await?;
+    assert_eq!(
+        (redirect.status, redirect.header("location")),
+        (302, Some("/elsewhere"))
+    );
+    for broken in ["/cgi?nothing", "/cgi?fail"] {
+        let reply = get(up.addr, broken).await?;
+        assert_eq!(reply.status, 500, "{broken}");
+    }
+    let logged = up.wait_for_line(Duration::from_secs(5), |l| {
+        l.contains("wrote nothing to stdout")
+    });
+    assert!(logged.is_some(), "{:?}", up.output());
     Ok(())
 }

@@ -97,19 +97,33 @@ impl ComponentInstancer {
     /// the component's own environment, its files read-only, stdio
     /// prefixed with the component id.
     pub fn new_store(&self) -> Result<Store<InstanceState>> {
-        self.new_store_with(|_| {})
+        self.new_store_with(&[], |_| {})
     }
 
-    /// A fresh store as [`Self::new_store`] makes it, with `adjust` applied
-    /// to its WASI context last (a command's arguments, say).
+    /// A fresh store as [`Self::new_store`] makes it, with `env` over the
+    /// component's environment (a WAGI request's CGI variables) and
+    /// `adjust` applied to its WASI context last (a command's arguments).
     pub fn new_store_with(
         &self,
+        env: &[(String, String)],
         adjust: impl FnOnce(&mut WasiCtxBuilder),
     ) -> Result<Store<InstanceState>> {
         let mut wasi = WasiCtxBuilder::new();
-        wasi.envs(&self.env)
-            .stdout(self.stdout.clone())
-            .stderr(self.stderr.clone());
+        let overridden = |name: &str| env.iter().any(|(n, _)| n == name);
+        for (name, value) in self.env.iter().filter(|(name, _)| !overridden(name)) {
+            wasi.env(name, value);
+        }
+        // Later values of a name win, as the CGI variables over headers.
+        let mut seen = std::collections::HashSet::new();
+        let last_first: Vec<&(String, String)> = env
+            .iter()
+            .rev()
+            .filter(|(name, _)| seen.insert(name.as_str()))
+            .collect();
+        for (name, value) in last_first.into_iter().rev() {
+            wasi.env(name, value);
+        }
+        wasi.stdout(self.stdout.clone()).stderr(self.stderr.clone());
         for mount in &self.mounts {
             wasi.preopened_dir(&mount.host, &mount.guest, FsPerms::ReadOnly)
                 .map_err(anyhow::Error::from)

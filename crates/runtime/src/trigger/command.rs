@@ -106,7 +106,7 @@ impl CommandTrigger {
 
     async fn run_to_end(&self) -> Result<i32> {
         let id = self.instancer.id();
-        let mut store = self.instancer.new_store_with(|wasi| {
+        let mut store = self.instancer.new_store_with(&[], |wasi| {
             wasi.args(&self.args);
         })?;
         let command = self.pre.instantiate_async(&mut store).await?;

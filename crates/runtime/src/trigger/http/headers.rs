@@ -56,6 +56,7 @@ pub struct RequestFacts<'a> {
 /// connection rather than on every request it carries.
 #[derive(Debug, Clone)]
 pub struct ClientAddr {
+    addr: SocketAddr,
     text: String,
     /// `None` if the text cannot be a header value (not for any address
     /// `SocketAddr` renders, but the request would fail naming it).
@@ -67,7 +68,12 @@ impl ClientAddr {
     pub fn new(addr: SocketAddr) -> Self {
         let text = addr.to_string();
         let header = HeaderValue::from_str(&text).ok();
-        Self { text, header }
+        Self { addr, text, header }
+    }
+
+    /// The client's IP address (WAGI's `REMOTE_ADDR`).
+    pub fn ip(&self) -> std::net::IpAddr {
+        self.addr.ip()
     }
 
     /// The address as `spin-client-addr` carries it.

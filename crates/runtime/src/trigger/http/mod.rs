@@ -12,6 +12,7 @@ pub mod headers;
 mod legacy;
 mod server;
 pub use server::bind;
+pub mod wagi;
 pub mod wasi_http;
 pub mod well_known;
 
@@ -25,7 +26,7 @@ use bytes::Bytes;
 use futures::future::BoxFuture;
 use http::{Request, Response, StatusCode};
 use http_body_util::BodyExt as _;
-use spinshim_app::http::{HttpRoute, HttpTriggerConfig, StaticResponse};
+use spinshim_app::http::{HttpExecutor, HttpRoute, HttpTriggerConfig, StaticResponse};
 use spinshim_app::routes::{RouteMatch, Router};
 use wasmtime_wasi_http::WasiBody;
 
@@ -34,6 +35,7 @@ use crate::prepare::PreparedApp;
 use handler_kind::HandlerKind;
 use headers::{ClientAddr, RequestFacts, RouteHeaders};
 use legacy::{LegacyExecutor, LegacyRequest};
+use wagi::{WagiExecutor, WagiRequest};
 use wasi_http::WasiHttpExecutor;
 pub use well_known::AppInfo;
 
@@ -128,6 +130,7 @@ struct Route {
 enum Executor {
     WasiHttp(WasiHttpExecutor),
     Legacy(LegacyExecutor),
+    Wagi(WagiExecutor),
 }
 
 /// A ready-to-serve HTTP trigger.
@@ -158,7 +161,7 @@ impl HttpTrigger {
                 (Some(response), _) => Target::Static(response.clone()),
                 (None, Some(id)) => Target::Component {
                     id: id.clone(),
-                    executor: executor_for(app, id, options)?,
+                    executor: executor_for(app, id, &config.executor(), options)?,
                 },
                 (None, None) => anyhow::bail!(
                     "trigger \"{}\": needs a component or a static_response",
@@ -299,6 +302,10 @@ impl HttpTrigger {
                 let spin_headers = headers::spin_headers(&facts, &matched);
                 run_legacy(executor, req, &path_and_query, spin_headers).await
             }
+            Executor::Wagi(executor) => {
+                let spin_headers = headers::spin_headers(&facts, &matched);
+                run_wagi(executor, req, &host, client_addr, spin_headers).await
+            }
         };
         result.unwrap_or_else(|err| {
             // One line per failure: `{:#}` keeps the cause chain but not a
@@ -371,10 +378,22 @@ fn chaining_router(target: Arc<Target>) -> Result<Router<Route>> {
     }))
 }
 
-fn executor_for(app: &PreparedApp, id: &str, options: &HttpTriggerOptions) -> Result<Executor> {
+fn executor_for(
+    app: &PreparedApp,
+    id: &str,
+    executor: &HttpExecutor,
+    options: &HttpTriggerOptions,
+) -> Result<Executor> {
     let instancer = app
         .component(id)
         .with_context(|| format!("component \"{id}\" was not prepared"))?;
+    if let HttpExecutor::Wagi { argv, .. } = executor {
+        return Ok(Executor::Wagi(WagiExecutor::new(
+            instancer,
+            argv.clone(),
+            options.request_timeout,
+        )?));
+    }
     let exports = instancer.export_names();
     let kind = handler_kind::detect(id, exports.iter().map(String::as_str))?;
     Ok(match kind {
@@ -416,6 +435,49 @@ async fn run_wasi_http(
     Ok(executor
         .handle((), Request::from_parts(parts, body))
         .await?)
+}
+
+async fn run_wagi(
+    executor: &WagiExecutor,
+    req: Request<WasiBody>,
+    host: &str,
+    client_addr: &ClientAddr,
+    spin_headers: Vec<(String, String)>,
+) -> Result<Response<WasiBody>> {
+    let (parts, body) = req.into_parts();
+    let body = match http_body_util::Limited::new(body, WagiExecutor::MAX_BODY_BYTES)
+        .collect()
+        .await
+    {
+        Ok(collected) => collected.to_bytes(),
+        Err(err) if err.is::<http_body_util::LengthLimitError>() => {
+            return Ok(body::status_only(StatusCode::PAYLOAD_TOO_LARGE));
+        }
+        Err(err) => return Err(anyhow::anyhow!("reading request body: {err}")),
+    };
+    let headers = parts
+        .headers
+        .iter()
+        .map(|(name, value)| {
+            (
+                name.as_str().to_string(),
+                String::from_utf8_lossy(value.as_bytes()).into_owned(),
+            )
+        })
+        .collect();
+    executor
+        .execute(WagiRequest {
+            method: parts.method.as_str(),
+            path: parts.uri.path(),
+            query: parts.uri.query().unwrap_or_default(),
+            protocol: format!("{:?}", parts.version),
+            host,
+            client_ip: client_addr.ip().to_string(),
+            headers,
+            spin_headers,
+            body,
+        })
+        .await
 }
 
 async fn run_legacy(
