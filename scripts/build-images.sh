@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Build the sample guest apps under images/ (a separate cargo workspace) for wasm32-wasip2.
+# Build the sample guest apps under images/ (a separate cargo workspace) for wasm32-wasip2
+# (and the WASI commands for wasm32-wasip1 too).
 # Idempotent; exits non-zero on any failure. Extra arguments are passed to cargo build
 # (e.g. `-p hello`).
 set -euo pipefail
@@ -14,6 +15,14 @@ fi
 
 cd "${images_dir}"
 cargo build --release --target "${target}" "$@"
+
+# The WASI commands also as preview1 core modules, which the host turns
+# into components at load (images/target/wasm32-wasip1/release/*.wasm).
+core_target="wasm32-wasip1"
+if ! rustup target list --installed 2>/dev/null | grep -x "${core_target}" >/dev/null; then
+    rustup target add "${core_target}" >/dev/null 2>&1 || rustup target add "${core_target}"
+fi
+cargo build --release --target "${core_target}" -p wagi -p command
 
 out_dir="${images_dir}/target/${target}/release"
 shopt -s nullglob

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::Result;
 use serde_json::Value;
-use spinshim_tests::assertions::wasm;
+use spinshim_tests::assertions::{core_module, wasm};
 use spinshim_tests::oci_layout::{fs_layer, OciImage};
 use spinshim_tests::rig::{Containerd, Rig};
 use spinshim_tests::task::{pull, push_app, shim_processes_for, Task};
@@ -718,32 +718,36 @@ async fn a_pod_reaches_redis_mqtt_postgres_and_mysql_servers() -> Result<()> {
     Ok(())
 }
 
-/// An app directory with `components` (id, sample wasm, trigger table
+/// An app directory with `components` (id, wasm path, trigger table
 /// lines, component lines) copied in, ready for `spinshim push`.
-fn app_dir(head: &str, components: &[(&str, &str, &str, &str)]) -> Result<tempfile::TempDir> {
+fn app_dir(head: &str, components: &[(&str, &Path, &str, &str)]) -> Result<tempfile::TempDir> {
     let dir = tempfile::tempdir()?;
     let mut manifest = format!("spin_manifest_version = 2\n[application]\nname = \"app\"\n{head}");
-    for (id, wasm_file, trigger, extra) in components {
-        std::fs::copy(wasm(wasm_file), dir.path().join(wasm_file))?;
+    for (id, wasm_path, trigger, extra) in components {
+        let file = format!("{id}.wasm");
+        std::fs::copy(wasm_path, dir.path().join(&file))?;
         manifest.push_str(&format!(
-            "{trigger}\ncomponent = \"{id}\"\n[component.{id}]\nsource = \"{wasm_file}\"\n{extra}\n"
+            "{trigger}\ncomponent = \"{id}\"\n[component.{id}]\nsource = \"{file}\"\n{extra}\n"
         ));
     }
     std::fs::write(dir.path().join("spin.toml"), manifest)?;
     Ok(dir)
 }
 
-/// A command app as a job: the container's args after the first are the
-/// guest's, and its exit code is the task's.
+/// A command app as a job, its code a WASI preview1 core module: the
+/// container's args after the first are the guest's, its exit code is the
+/// task's, and the component the module became is what the cache holds
+/// (the second start compiles nothing).
 #[tokio::test(flavor = "multi_thread")]
 async fn a_command_job_gets_the_container_args_and_exits_with_its_code() -> Result<()> {
     let rig = Rig::get();
     let which = Containerd::V2;
+    let module = core_module("command.wasm");
     let app = app_dir(
         "",
         &[(
             "job",
-            "command.wasm",
+            &module,
             "[[trigger.command]]",
             "environment = { GREETING = \"pod\" }",
         )],
@@ -762,6 +766,12 @@ async fn a_command_job_gets_the_container_args_and_exits_with_its_code() -> Resu
             "{output:?}"
         );
     }
+    assert_eq!(
+        precompile_events(rig, which, &image),
+        1,
+        "{}",
+        rig.log_tail(which, 30)
+    );
     Ok(())
 }
 
@@ -787,19 +797,19 @@ async fn a_pod_runs_redis_triggered_components_beside_http() -> Result<()> {
         &[
             (
                 "hello",
-                "hello.wasm",
+                &wasm("hello.wasm"),
                 "[[trigger.http]]\nroute = \"/...\"",
                 "",
             ),
             (
                 "v2",
-                "redis_trigger.wasm",
+                &wasm("redis_trigger.wasm"),
                 "[[trigger.redis]]\nchannel = \"pod\"",
                 &recording("pod-v2"),
             ),
             (
                 "v3",
-                "redis_trigger_p3.wasm",
+                &wasm("redis_trigger_p3.wasm"),
                 "[[trigger.redis]]\nchannel = \"pod\"",
                 &recording("pod-v3"),
             ),

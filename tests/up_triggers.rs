@@ -15,7 +15,7 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Result};
-use spinshim_tests::assertions::{assert_start_fails, temp_app, wasm};
+use spinshim_tests::assertions::{assert_start_fails, core_module, temp_app, wasm};
 use spinshim_tests::mqtt::{publish, MqttBroker, Subscriber};
 use spinshim_tests::redis::RedisServer;
 use spinshim_tests::{free_port, get, run_to_exit, send, Req, Up};
@@ -478,5 +478,49 @@ async fn a_wagi_component_gets_cgi_variables_and_answers_with_its_headers() -> R
         l.contains("wrote nothing to stdout")
     });
     assert!(logged.is_some(), "{:?}", up.output());
+    Ok(())
+}
+
+/// WASI preview1 core modules (the same fixtures built for wasm32-wasip1)
+/// are made components at load: a command keeps its arguments and exit
+/// code, a WAGI handler its CGI answer.
+#[tokio::test(flavor = "multi_thread")]
+async fn core_modules_run_as_commands_and_wagi_handlers() -> Result<()> {
+    let command = command_app(false).replace(
+        &wasm("command.wasm").display().to_string(),
+        &core_module("command.wasm").display().to_string(),
+    );
+    let app = temp_app(&command)?;
+    let addr = format!("127.0.0.1:{}", free_port()).parse()?;
+    let cmd = Up::command(app.path(), addr, &["--", "a", "exit=5"], &[]);
+    let exited = run_to_exit(cmd, Duration::from_secs(60))?;
+    assert_eq!(exited.status.code(), Some(5), "{}", exited.describe());
+    assert!(
+        exited
+            .stdout
+            .iter()
+            .any(|l| l == "[job] args: job a exit=5"),
+        "{}",
+        exited.describe()
+    );
+
+    let manifest = format!(
+        "spin_manifest_version = 2\n[application]\nname = \"wagi-module\"\n\
+         [[trigger.http]]\nroute = \"/...\"\ncomponent = \"wagi\"\n\
+         executor = {{ type = \"wagi\" }}\n\
+         [component.wagi]\nsource = \"{}\"\n",
+        core_module("wagi.wasm").display()
+    );
+    let app = temp_app(&manifest)?;
+    let up = Up::start(app.path(), &[], &[])?;
+    let teapot = get(up.addr, "/?status").await?;
+    assert_eq!((teapot.status, teapot.text().as_str()), (418, "teapot"));
+    let plain = get(up.addr, "/x?q=1").await?;
+    assert_eq!(plain.status, 200);
+    assert!(
+        plain.text().lines().any(|l| l == "QUERY_STRING=q=1"),
+        "{}",
+        plain.text()
+    );
     Ok(())
 }

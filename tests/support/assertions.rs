@@ -24,6 +24,20 @@ pub fn wasm(file: &str) -> PathBuf {
     path
 }
 
+/// A sample built as a WASI preview1 core module
+/// (`images/target/wasm32-wasip1/release/<file>`).
+pub fn core_module(file: &str) -> PathBuf {
+    let path = repo_root()
+        .join("images/target/wasm32-wasip1/release")
+        .join(file);
+    assert!(
+        path.exists(),
+        "{} is missing: run scripts/build-images.sh",
+        path.display()
+    );
+    path
+}
+
 /// A spin.toml with one HTTP `route` served by component `component`, whose
 /// table holds the single line `body` (e.g. `source = "app.wasm"`).
 pub fn one_component_manifest(app: &str, route: &str, component: &str, body: &str) -> String {

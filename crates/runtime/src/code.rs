@@ -15,6 +15,7 @@ use spinshim_app::locked::LockedComponent;
 use wasmtime::component::Component;
 use wasmtime::{Engine, Precompiled};
 
+use crate::componentize::componentize;
 use crate::engine::{build_engine, EngineOptions};
 use crate::files::existing_local_path;
 
@@ -76,13 +77,19 @@ pub fn load(engine: &Engine, id: &str, code: ComponentCode<'_>) -> Result<Compon
                      images must carry Wasm"
                 );
             }
-            Component::new(engine, bytes)
+            let bytes = componentize(&format!("component \"{id}\""), bytes)?;
+            Component::new(engine, &bytes)
                 .map_err(anyhow::Error::from)
                 .with_context(|| format!("component \"{id}\": compiling"))
         }
-        ComponentCode::WasmFile(path) => Component::from_file(engine, &path)
-            .map_err(anyhow::Error::from)
-            .with_context(|| format!("component \"{id}\": compiling {}", path.display())),
+        ComponentCode::WasmFile(path) => {
+            let bytes = std::fs::read(&path)
+                .with_context(|| format!("component \"{id}\": reading {}", path.display()))?;
+            let bytes = componentize(&format!("component \"{id}\""), &bytes)?;
+            Component::new(engine, &bytes)
+                .map_err(anyhow::Error::from)
+                .with_context(|| format!("component \"{id}\": compiling {}", path.display()))
+        }
         ComponentCode::OwnPrecompiled(bytes) => {
             if Engine::detect_precompiled(bytes) != Some(Precompiled::Component) {
                 bail!("component \"{id}\": its precompiled code is not component code");
@@ -122,9 +129,12 @@ impl Precompiler {
         })
     }
 
-    /// Native code for a component binary.
-    pub fn precompile(&self, wasm: &[u8]) -> Result<Vec<u8>> {
-        Ok(self.engine.precompile_component(wasm)?)
+    /// Native code for a component binary, or for the component a core
+    /// module becomes (so the cache holds the component's code); `what`
+    /// names the input in errors.
+    pub fn precompile(&self, what: &str, wasm: &[u8]) -> Result<Vec<u8>> {
+        let component = componentize(what, wasm)?;
+        Ok(self.engine.precompile_component(&component)?)
     }
 
     /// A hash of everything that makes native code loadable: wasmtime's
@@ -149,7 +159,7 @@ mod tests {
     fn precompiled_code_loads_in_the_serving_engine() {
         let code = Precompiler::new()
             .unwrap()
-            .precompile(EMPTY_COMPONENT)
+            .precompile("c", EMPTY_COMPONENT)
             .unwrap();
         for options in [
             EngineOptions::default(),
@@ -169,7 +179,7 @@ mod tests {
         let engine = build_engine(&EngineOptions::default()).unwrap();
         let code = Precompiler::new()
             .unwrap()
-            .precompile(EMPTY_COMPONENT)
+            .precompile("c", EMPTY_COMPONENT)
             .unwrap();
         let err = load(engine.engine(), "c", ComponentCode::Wasm(&code)).unwrap_err();
         assert!(format!("{err:#}").contains("did not compile"), "{err:#}");

@@ -14,6 +14,7 @@
 pub mod allocator;
 pub mod app;
 pub mod code;
+pub mod componentize;
 pub mod engine;
 pub mod files;
 pub mod host;

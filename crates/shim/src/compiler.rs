@@ -17,6 +17,7 @@ use containerd_shim_wasm::sandbox::context::WasmLayer;
 use containerd_shim_wasm::shim::Compiler;
 use spinshim_oci::media_types;
 use spinshim_runtime::code::is_component_binary;
+use spinshim_runtime::componentize::is_core_module;
 use spinshim_runtime::Precompiler;
 
 use crate::precompile_lock::PrecompileTurn;
@@ -81,17 +82,19 @@ impl Compiler for SpinCompiler {
 /// runwasi recompiles an image on every start unless *every* layer it
 /// hands over has a cached counterpart, and it hands over the lock and
 /// data layers too. Those are cached as they are (containerd stores
-/// nothing twice: same bytes, same digest), and so is Wasm that is not a
-/// component, which the runtime then compiles (and rejects) from Wasm.
+/// nothing twice: same bytes, same digest), and so is Wasm that is
+/// neither a component nor a core module, which the runtime then rejects
+/// from Wasm at start. A core module is made a component first, so the
+/// cache holds the component's code.
 /// Layers that arrive already precompiled (shared with an image that ran
 /// before) are handed back as they are, so that runwasi marks this image
 /// too. Only component code becomes native code; only layers with a Wasm
 /// media type are ever loaded as code (see `spinshim_oci`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum CacheEntry {
-    /// A Wasm component: cache its native code.
+    /// A Wasm component or core module: cache its component's native code.
     Compile,
-    /// Not code, Wasm that is not a component, or code we compiled before:
+    /// Not code, other Wasm, or code we compiled before:
     /// cache the bytes unchanged.
     AsIs,
     /// A "Wasm" layer holding something else: nothing.
@@ -102,7 +105,7 @@ fn cache_entry(layer: &WasmLayer) -> CacheEntry {
     let media_type = layer.config.media_type().to_string();
     if layer.precompiled || !media_types::is_wasm(&media_type) {
         CacheEntry::AsIs
-    } else if is_component_binary(&layer.layer) {
+    } else if is_component_binary(&layer.layer) || is_core_module(&layer.layer) {
         CacheEntry::Compile
     } else if layer.layer.starts_with(b"\0asm") {
         CacheEntry::AsIs
@@ -111,10 +114,11 @@ fn cache_entry(layer: &WasmLayer) -> CacheEntry {
     }
 }
 
-/// Native code for one component, or `None` when it does not compile; the
+/// Native code for one component (or core module), or `None` when it does
+/// not compile; the
 /// layer is then compiled at start, where the error reaches the container log.
 fn precompile(precompiler: &Precompiler, digest: &str, bytes: &[u8]) -> Option<Vec<u8>> {
-    match precompiler.precompile(bytes) {
+    match precompiler.precompile(&format!("layer {digest}"), bytes) {
         Ok(code) => Some(code),
         Err(err) => {
             log::error!("precompiling layer {digest} failed: {err:#}");
@@ -153,7 +157,13 @@ mod tests {
             (WASM_LAYER, EMPTY_COMPONENT, false, CacheEntry::Compile),
             (WASM, EMPTY_COMPONENT, false, CacheEntry::Compile),
             (WASM_LAYER, b"\x7fELF our code", true, CacheEntry::AsIs),
-            (WASM_LAYER, core_module, false, CacheEntry::AsIs),
+            (WASM_LAYER, core_module, false, CacheEntry::Compile),
+            (
+                WASM_LAYER,
+                b"\0asm\x02\x00\x00\x00",
+                false,
+                CacheEntry::AsIs,
+            ),
             (WASM_LAYER, native, false, CacheEntry::Skip),
             (LOCKED_APP, b"{}", false, CacheEntry::AsIs),
             (DATA_LAYER, native, false, CacheEntry::AsIs),
