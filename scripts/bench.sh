@@ -34,7 +34,8 @@
 #   BENCH_COLD_RUNS=10    runs of each start-up measurement
 #   BENCH_PODS="1 10 50"  pod counts for the density measurement
 #   BENCH_MEM_REPS        repetitions of the density ramp (default BENCH_REPS)
-#   BENCH_PHASES          subset of "throughput procstart coldstart memory"
+#   BENCH_PHASES          subset of "throughput trigger procstart coldstart memory"
+#                         (trigger: Redis-trigger messages per second)
 #   BENCH_SERVERS         throughput: only these servers (keys as in run.py,
 #                         e.g. "up-redis up-pg"; up-hello always runs);
 #                         wasmtime-cli is installed only when a phase needs it
@@ -62,7 +63,7 @@ BENCH_CONNS=${BENCH_CONNS:-1 10 50}
 BENCH_COLD_RUNS=${BENCH_COLD_RUNS:-10}
 BENCH_PODS=${BENCH_PODS:-1 10 50}
 BENCH_MEM_REPS=${BENCH_MEM_REPS:-$BENCH_REPS}
-BENCH_PHASES=${BENCH_PHASES:-throughput procstart coldstart memory}
+BENCH_PHASES=${BENCH_PHASES:-throughput trigger procstart coldstart memory}
 BENCH_SERVERS=${BENCH_SERVERS:-}
 BENCH_CRITERION=${BENCH_CRITERION:-1}
 BENCH_CRITERION_ARGS=${BENCH_CRITERION_ARGS:-}
@@ -71,7 +72,7 @@ PYTHON=${PYTHON:-python3}
 CARGO=${CARGO:-cargo}
 if [ -z "${BENCH_MODE:-}" ]; then
     if [ "$BENCH_REPS/$BENCH_DURATION/$BENCH_CONNS/$BENCH_COLD_RUNS/$BENCH_PODS/$BENCH_MEM_REPS/$BENCH_PHASES/$BENCH_CRITERION_ARGS" \
-        = "5/10/1 10 50/10/1 10 50/5/throughput procstart coldstart memory/" ]; then
+        = "5/10/1 10 50/10/1 10 50/5/throughput trigger procstart coldstart memory/" ]; then
         BENCH_MODE=full
     else
         BENCH_MODE=custom

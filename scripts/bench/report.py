@@ -624,6 +624,28 @@ def report(d, notes, chart_rel, notes_rel):
     w(f"![throughput]({chart_rel}/throughput.png)")
     w("")
 
+    # The Redis trigger.
+    trig = d.r.get("trigger") or []
+    if trig:
+        rates = [r["messages_per_s"] for r in trig]
+        handled = sum(r["handled"] for r in trig)
+        published = sum(r["messages"] for r in trig)
+        top = max(d.conns) if d.conns else None
+        hello = d.rps("up-hello", top) if top is not None and d.runs("up-hello", top) else None
+        w("## Redis trigger")
+        w("")
+        w(f"`images/redis-trigger` under `spinshim up`: a burst of {trig[0]['messages']} messages "
+          f"PUBLISHed down one pipelined connection to a loopback redis-server; each message runs a "
+          f"fresh instance, which RPUSHes it back over the guest's Redis client. Rate = messages "
+          f"handled / time from the first PUBLISH until the list held them all ({len(trig)} bursts, "
+          f"after one warm-up burst). The peer is `spinshim up` hello's req/s at {top} connections "
+          f"in the same run (also a fresh instance per event, with no outbound call).")
+        w("")
+        w(table(["messages/s (median)", "min-max", "handled / published", "hello req/s", "ratio"],
+                [(f0(median(rates)), f"{f0(min(rates))}-{f0(max(rates))}", f"{handled} / {published}",
+                  f0(hello), fr(ratio(median(rates), hello)))]))
+        w("")
+
     # Start-up.
     w("## Start-up")
     w("")

@@ -498,6 +498,106 @@ def phase_throughput(a, servers, work):
     return runs
 
 
+# --- phase 1b: Redis trigger messages per second --------------------------------
+
+TRIGGER_MANIFEST = """spin_manifest_version = 2
+[application]
+name = "redis-trigger-bench"
+[application.trigger.redis]
+address = "redis://127.0.0.1:{port}"
+[[trigger.redis]]
+channel = "bench"
+component = "recorder"
+[component.recorder]
+source = "{wasm}"
+allowed_outbound_hosts = ["redis://127.0.0.1:{port}"]
+variables = {{ list = "handled", redis_address = "redis://127.0.0.1:{port}" }}
+"""
+
+
+def phase_trigger(a, work, messages, reps):
+    """images/redis-trigger under spinshim up: each message published on
+    `bench` runs a fresh instance, which RPUSHes it to the list `handled`.
+    A burst of `messages` PUBLISHes goes out pipelined; the rate is
+    messages / (time from the first PUBLISH until the list holds them all):
+    the rate the trigger keeps up with when the publisher never waits."""
+    redis = RedisForBench(work)
+    app_dir = os.path.join(work.root, "redis-trigger-app")
+    os.makedirs(app_dir, exist_ok=True)
+    with open(os.path.join(app_dir, "spin.toml"), "w") as f:
+        f.write(TRIGGER_MANIFEST.format(port=redis.port, wasm=a.redis_trigger_wasm))
+    server = ProcServer("up-redis-trigger", lambda port: [
+        a.spinshim, "up", "--from", app_dir, "--listen", f"127.0.0.1:{port}"], work)
+    runs = []
+    try:
+        server.start()
+        deadline = time.time() + 60
+        while not subscribed(redis):
+            if time.time() > deadline or not server.alive():
+                raise RuntimeError(f"the Redis trigger did not subscribe (see {work.logs})")
+            time.sleep(0.05)
+        for rep in range(reps + 1):
+            redis.command("DEL", "handled")
+            t0 = time.perf_counter()
+            publish_burst(redis.port, "bench", messages)
+            t_sent = time.perf_counter()
+            handled = 0
+            limit = t0 + 120
+            while handled < messages and time.perf_counter() < limit:
+                reply = redis.command("LLEN", "handled")
+                handled = int(reply[1:]) if reply and reply.startswith(":") else 0
+                time.sleep(0.005)
+            t_done = time.perf_counter()
+            if not server.alive():
+                raise RuntimeError(f"the Redis trigger died (see {work.logs})")
+            if rep == 0:
+                log(f"redis trigger warm-up: {handled}/{messages} handled")
+                continue
+            rate = handled / (t_done - t0) if t_done > t0 else 0.0
+            runs.append({"rep": rep - 1, "messages": messages, "handled": handled,
+                         "publish_s": round(t_sent - t0, 3), "total_s": round(t_done - t0, 3),
+                         "messages_per_s": rate})
+            log(f"redis trigger rep {rep}: {handled}/{messages} handled, {rate:.0f} messages/s "
+                f"(published in {t_sent - t0:.2f} s)")
+    finally:
+        server.stop()
+        redis.stop()
+    return runs
+
+
+def subscribed(redis):
+    """NUMSUB's count for `bench` (the second element of its reply) > 0."""
+    req = b"*3\r\n$6\r\nPUBSUB\r\n$6\r\nNUMSUB\r\n$5\r\nbench\r\n"
+    with socket.create_connection(("127.0.0.1", redis.port), timeout=2) as sock:
+        sock.sendall(req)
+        reply = sock.recv(4096).decode(errors="replace").split("\r\n")
+    # *2, $5, bench, :<count>
+    return len(reply) > 3 and reply[3].startswith(":") and int(reply[3][1:]) > 0
+
+
+def publish_burst(port, channel, count):
+    """`count` PUBLISHes down one connection in pipelined batches."""
+    batch = 500
+    with socket.create_connection(("127.0.0.1", port), timeout=30) as sock:
+        sent = 0
+        while sent < count:
+            n = min(batch, count - sent)
+            payload = "".join(
+                f"*3\r\n$7\r\nPUBLISH\r\n${len(channel)}\r\n{channel}\r\n"
+                f"${len(str(sent + i))}\r\n{sent + i}\r\n" for i in range(n))
+            sock.sendall(payload.encode())
+            # Read the n integer replies before the next batch.
+            replies = 0
+            buf = b""
+            while replies < n:
+                chunk = sock.recv(65536)
+                if not chunk:
+                    raise RuntimeError("redis-server closed the publisher's connection")
+                buf += chunk
+                replies = buf.count(b"\r\n")
+            sent += n
+
+
 # --- phase 2: process start -> first 200 ----------------------------------------
 
 def phase_procstart(a, servers, work):
@@ -662,6 +762,8 @@ def main():
     p.add_argument("--state-app", default=os.path.join(REPO, "images", "state-bench"))
     p.add_argument("--outbound-app", default=os.path.join(REPO, "images", "outbound-bench"))
     p.add_argument("--services-app", default=os.path.join(REPO, "images", "services-bench"))
+    p.add_argument("--redis-trigger-wasm", default=os.path.join(REPO, "images/target/wasm32-wasip2/release/redis_trigger.wasm"))
+    p.add_argument("--trigger-messages", type=int, default=20000)
     p.add_argument("--hello-wasm", default=os.path.join(REPO, "images/target/wasm32-wasip2/release/hello.wasm"))
     p.add_argument("--hello-p3-wasm", default=os.path.join(REPO, "images/target/wasm32-wasip2/release/hello_p3.wasm"))
     p.add_argument("--reps", type=int, default=5)
@@ -672,7 +774,7 @@ def main():
     p.add_argument("--pods", type=lambda s: [int(x) for x in s.split()], default=[1, 10, 50])
     p.add_argument("--mem-reps", type=int, default=5)
     p.add_argument("--idle-settle", type=float, default=1.0, help="seconds idle before reading memory")
-    p.add_argument("--phases", default="throughput procstart coldstart memory")
+    p.add_argument("--phases", default="throughput trigger procstart coldstart memory")
     p.add_argument("--servers", default="",
                    help="throughput: only these server keys (up-hello, the peer and upstream, always runs)")
     p.add_argument("--meta", help="JSON file with machine/version facts to embed")
@@ -750,6 +852,7 @@ def main():
             "up-chain": {"label": "spinshim up", "app": "outbound-bench: chained call to a private hello component", "kind": "up"},
             "up-redis": {"label": "spinshim up", "app": "services-bench: one Redis GET per request (redis-server on loopback)", "kind": "up"},
             "up-pg": {"label": "spinshim up", "app": "services-bench: one single-row PostgreSQL select per request (on loopback)", "kind": "up"},
+            "up-redis-trigger": {"label": "spinshim up", "app": "redis-trigger: a fresh instance per published message, which RPUSHes it", "kind": "up"},
         },
     }
     results["meta"]["started"] = datetime.datetime.now().astimezone().isoformat(timespec="seconds")
@@ -797,6 +900,10 @@ def main():
         finally:
             redis.stop()
             postgres.stop()
+        save()
+    if "trigger" in phases:
+        log(f"phase 1b: Redis trigger, {a.reps} bursts of {a.trigger_messages} messages")
+        results["trigger"] = phase_trigger(a, work, a.trigger_messages, a.reps)
         save()
     if "procstart" in phases:
         log(f"phase 2: process start -> first 200, {a.cold_runs} runs each")
