@@ -13,22 +13,21 @@ pub const EXIT_LIMIT: Duration = Duration::from_secs(120);
 
 /// The built sample wasm `file`, as an absolute path.
 pub fn wasm(file: &str) -> PathBuf {
-    let path = repo_root()
-        .join("images/target/wasm32-wasip2/release")
-        .join(file);
-    assert!(
-        path.exists(),
-        "{} is missing: run scripts/build-images.sh",
-        path.display()
-    );
-    path
+    built("wasm32-wasip2", file)
 }
 
 /// A sample built as a WASI preview1 core module
 /// (`images/target/wasm32-wasip1/release/<file>`).
 pub fn core_module(file: &str) -> PathBuf {
+    built("wasm32-wasip1", file)
+}
+
+/// `images/target/<target>/release/<file>`, which must exist.
+fn built(target: &str, file: &str) -> PathBuf {
     let path = repo_root()
-        .join("images/target/wasm32-wasip1/release")
+        .join("images/target")
+        .join(target)
+        .join("release")
         .join(file);
     assert!(
         path.exists(),

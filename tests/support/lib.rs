@@ -120,16 +120,21 @@ impl Up {
     /// Starts `spinshim up --from <from> --listen 127.0.0.1:<free>` plus
     /// `args`, with `env` added, and waits until it serves.
     pub fn start(from: &Path, args: &[&str], env: &[(&str, &str)]) -> Result<Up> {
+        let mut up = Self::spawn(from, args, env)?;
+        up.wait_until_serving(Duration::from_secs(120))?;
+        Ok(up)
+    }
+
+    /// Spawns `spinshim up` on a free port with its output captured.
+    fn spawn(from: &Path, args: &[&str], env: &[(&str, &str)]) -> Result<Up> {
         let addr: SocketAddr = format!("127.0.0.1:{}", free_port()).parse()?;
         let mut child = Self::command(from, addr, args, env).spawn()?;
         let output = capture_output(&mut child);
-        let mut up = Up {
+        Ok(Up {
             child,
             addr,
             output,
-        };
-        up.wait_until_serving(Duration::from_secs(120))?;
-        Ok(up)
+        })
     }
 
     /// Starts `spinshim up` as [`Self::start`] does, for an app that may not
@@ -140,14 +145,7 @@ impl Up {
         env: &[(&str, &str)],
         ready: &str,
     ) -> Result<Up> {
-        let addr: SocketAddr = format!("127.0.0.1:{}", free_port()).parse()?;
-        let mut child = Self::command(from, addr, args, env).spawn()?;
-        let output = capture_output(&mut child);
-        let mut up = Up {
-            child,
-            addr,
-            output,
-        };
+        let mut up = Self::spawn(from, args, env)?;
         let limit = Duration::from_secs(120);
         if up
             .wait_for_line(limit, |line| line.contains(ready))

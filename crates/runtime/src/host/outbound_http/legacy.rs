@@ -12,6 +12,7 @@ use super::client::Timeouts;
 use super::OutboundHttp;
 use crate::host::{state_of, HasCapability};
 use crate::store::InstanceState;
+use crate::trigger::http::headers::header_pairs;
 
 mod bindings {
     wasmtime::component::bindgen!({
@@ -59,16 +60,7 @@ impl bindings::fermyon::spin::http::Host for OutboundHttp {
                 Err(_too_large) => HttpError::RuntimeError,
             })?
             .to_bytes();
-        let headers = parts
-            .headers
-            .iter()
-            .map(|(name, value)| {
-                (
-                    name.as_str().to_string(),
-                    String::from_utf8_lossy(value.as_bytes()).into_owned(),
-                )
-            })
-            .collect();
+        let headers = header_pairs(&parts.headers).collect();
         Ok(Response {
             status: parts.status.as_u16(),
             headers: Some(headers),

@@ -82,6 +82,17 @@ impl ClientAddr {
     }
 }
 
+/// Header names and values as the string pairs the legacy and WAGI ABIs
+/// carry (values that are not UTF-8 are converted lossily).
+pub fn header_pairs(headers: &http::HeaderMap) -> impl Iterator<Item = (String, String)> + '_ {
+    headers.iter().map(|(name, value)| {
+        (
+            name.as_str().to_string(),
+            String::from_utf8_lossy(value.as_bytes()).into_owned(),
+        )
+    })
+}
+
 /// The `spin-*` headers for a request that matched `route`, in Spin's order.
 pub fn spin_headers<T>(
     facts: &RequestFacts<'_>,

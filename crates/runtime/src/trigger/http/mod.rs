@@ -455,16 +455,7 @@ async fn run_wagi(
         }
         Err(err) => return Err(anyhow::anyhow!("reading request body: {err}")),
     };
-    let headers = parts
-        .headers
-        .iter()
-        .map(|(name, value)| {
-            (
-                name.as_str().to_string(),
-                String::from_utf8_lossy(value.as_bytes()).into_owned(),
-            )
-        })
-        .collect();
+    let headers = headers::header_pairs(&parts.headers).collect();
     executor
         .execute(WagiRequest {
             method: parts.method.as_str(),
@@ -490,16 +481,8 @@ async fn run_legacy(
         return Ok(body::status_only(StatusCode::METHOD_NOT_ALLOWED));
     };
     let (parts, body) = req.into_parts();
-    let mut headers: Vec<(String, String)> = parts
-        .headers
-        .iter()
-        .filter(|(name, _)| !spin_headers.iter().any(|(n, _)| n == name.as_str()))
-        .map(|(name, value)| {
-            (
-                name.as_str().to_string(),
-                String::from_utf8_lossy(value.as_bytes()).into_owned(),
-            )
-        })
+    let mut headers: Vec<(String, String)> = headers::header_pairs(&parts.headers)
+        .filter(|(name, _)| !spin_headers.iter().any(|(n, _)| n == name))
         .collect();
     headers.extend(spin_headers);
     let body = body
