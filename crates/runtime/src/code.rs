@@ -7,6 +7,7 @@
 //! trust blindly, so it is accepted only through [`ComponentCode::OwnPrecompiled`],
 //! which the caller may use only for bytes [`Precompiler`] made.
 
+use std::borrow::Cow;
 use std::hash::{Hash, Hasher as _};
 use std::path::PathBuf;
 
@@ -18,6 +19,7 @@ use wasmtime::{Engine, Precompiled};
 use crate::componentize::componentize;
 use crate::engine::{build_engine, EngineOptions};
 use crate::files::existing_local_path;
+use crate::release_candidates::rename_to_releases;
 
 /// A component's code as the caller has it.
 pub enum ComponentCode<'a> {
@@ -77,7 +79,7 @@ pub fn load(engine: &Engine, id: &str, code: ComponentCode<'_>) -> Result<Compon
                      images must carry Wasm"
                 );
             }
-            let bytes = componentize(&format!("component \"{id}\""), bytes)?;
+            let bytes = servable_component(&format!("component \"{id}\""), bytes)?;
             Component::new(engine, &bytes)
                 .map_err(anyhow::Error::from)
                 .with_context(|| format!("component \"{id}\": compiling"))
@@ -85,7 +87,7 @@ pub fn load(engine: &Engine, id: &str, code: ComponentCode<'_>) -> Result<Compon
         ComponentCode::WasmFile(path) => {
             let bytes = std::fs::read(&path)
                 .with_context(|| format!("component \"{id}\": reading {}", path.display()))?;
-            let bytes = componentize(&format!("component \"{id}\""), &bytes)?;
+            let bytes = servable_component(&format!("component \"{id}\""), &bytes)?;
             Component::new(engine, &bytes)
                 .map_err(anyhow::Error::from)
                 .with_context(|| format!("component \"{id}\": compiling {}", path.display()))
@@ -101,6 +103,19 @@ pub fn load(engine: &Engine, id: &str, code: ComponentCode<'_>) -> Result<Compon
                 .map_err(anyhow::Error::from)
                 .with_context(|| format!("component \"{id}\": loading its precompiled code"))
         }
+    }
+}
+
+/// The component wasmtime compiles for `wasm`: a core module made a
+/// component, release-candidate names that equal a release renamed to it.
+/// The shim's precompiler and [`load`] both go through here, so cached code
+/// is the code `load` would have compiled.
+fn servable_component<'a>(what: &str, wasm: &'a [u8]) -> Result<Cow<'a, [u8]>> {
+    match componentize(what, wasm)? {
+        Cow::Borrowed(component) => rename_to_releases(what, component),
+        Cow::Owned(component) => Ok(Cow::Owned(
+            rename_to_releases(what, &component)?.into_owned(),
+        )),
     }
 }
 
@@ -133,7 +148,7 @@ impl Precompiler {
     /// module becomes (so the cache holds the component's code); `what`
     /// names the input in errors.
     pub fn precompile(&self, what: &str, wasm: &[u8]) -> Result<Vec<u8>> {
-        let component = componentize(what, wasm)?;
+        let component = servable_component(what, wasm)?;
         Ok(self.engine.precompile_component(&component)?)
     }
 

@@ -19,6 +19,7 @@ pub mod engine;
 pub mod files;
 pub mod host;
 pub mod prepare;
+pub mod release_candidates;
 pub mod signals;
 pub mod stdio;
 pub mod store;
