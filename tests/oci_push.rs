@@ -480,6 +480,47 @@ fn components_sharing_one_wasm_push_it_once() {
     }
 }
 
+/// `spin registry push` composes by default: the artifact holds one
+/// component with its dependency inside and a lock without dependencies,
+/// which runs where nothing composes.
+#[test]
+fn a_component_with_dependencies_is_pushed_composed() -> Result<()> {
+    let registry = registry();
+    let repo = unique_repo("composed");
+    let reference = format!("{registry}/{repo}:v1");
+    push(&sample_app("composed"), &reference, &[], &[]);
+    let pulled = pull(registry, &repo, "v1");
+    assert_eq!(pulled.media_types(), [WASM_LAYER, LOCK_LAYER]);
+    let mut lock = pulled.lock();
+    let component = &mut lock["components"][0];
+    assert_eq!(component.get("dependencies"), None, "{component}");
+    let wasm = pulled.layer_bytes(WASM_LAYER)[0].to_vec();
+    assert_ne!(wasm, built_wasm("composed.wasm"), "pushed uncomposed");
+
+    let dir = tempfile::tempdir()?;
+    let wasm_path = dir.path().join("composed.wasm");
+    std::fs::write(&wasm_path, &wasm)?;
+    component["source"] = serde_json::json!({
+        "content_type": "application/wasm",
+        "source": format!("file://{}", wasm_path.display()),
+    });
+    let lock_path = dir.path().join("app.lock");
+    std::fs::write(&lock_path, serde_json::to_vec(&lock)?)?;
+    let up = spinshim_tests::Up::start(&lock_path, &[], &[])?;
+    let reply =
+        tokio::runtime::Runtime::new()?.block_on(spinshim_tests::get(up.addr, "/pushed"))?;
+    assert_eq!(
+        (reply.status, reply.text()),
+        (
+            200,
+            "hi there, pushed (greeted by a dependency)".to_string()
+        ),
+        "{}",
+        up.output().join("\n")
+    );
+    Ok(())
+}
+
 #[test]
 fn registry_errors_name_the_reference() {
     let registry = registry();

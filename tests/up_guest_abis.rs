@@ -1,9 +1,10 @@
-//! `spinshim up` running guests built for other ABIs than the current
-//! one: Spin 4.0's WASIp3 release candidate (spin-sdk 6).
+//! `spinshim up` running guests in other shapes than one current
+//! component: Spin 4.0's WASIp3 release candidate (spin-sdk 6), and
+//! components composed with their dependencies at load.
 
 use anyhow::Result;
 use spinshim_tests::assertions::*;
-use spinshim_tests::{get, sample_app, Up};
+use spinshim_tests::{free_port, get, sample_app, Up};
 
 /// spin-sdk 6 guests name every WASIp3 interface at
 /// `0.3.0-rc-2026-03-15`: the handler they export, the client and clocks
@@ -50,6 +51,85 @@ async fn a_spin_4_guest_on_the_wasip3_release_candidate_serves_with_outbound_clo
             "GET {target}\n{}",
             up.output().join("\n")
         );
+    }
+    Ok(())
+}
+
+/// `images/composed` imports `spinshim:demo/greeter`; its manifest plugs
+/// it with `images/greeter`, which reads GREETING from the environment it
+/// inherits from the component.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_component_composed_with_its_dependency_serves_through_it() -> Result<()> {
+    let up = Up::start(&sample_app("composed"), &[], &[])?;
+    let reply = get(up.addr, "/world").await?;
+    assert_eq!(
+        (reply.status, reply.text()),
+        (200, "hi there, world (greeted by a dependency)".to_string()),
+        "{}",
+        up.output().join("\n")
+    );
+    Ok(())
+}
+
+/// A manifest serving images/composed with `dependency` as the whole
+/// value of its one dependency key `key`.
+fn composed_manifest(key: &str, dependency: &str) -> String {
+    one_component_manifest(
+        "composed",
+        "/...",
+        "composed",
+        &format!(
+            "source = {:?}\n[component.composed.dependencies]\n\"{key}\" = {dependency}",
+            wasm("composed.wasm")
+        ),
+    )
+}
+
+#[test]
+fn dependencies_that_cannot_be_composed_stop_start_up_naming_the_dependency() -> Result<()> {
+    let greeter = format!("{:?}", wasm("greeter.wasm"));
+    let cases = [
+        (
+            composed_manifest("spinshim:demo/greeter", &format!("{{ path = {greeter} }}")),
+            vec![
+                "component \"composed\": dependency \"spinshim:demo/greeter\" imports \
+                 wasi:cli/environment@",
+                "needs the \"environment\" configuration it does not inherit",
+                "inherit_configuration = [\"environment\"]",
+            ],
+        ),
+        (
+            composed_manifest(
+                "spinshim:other",
+                &format!("{{ path = {greeter}, inherit_configuration = true }}"),
+            ),
+            vec!["dependency \"spinshim:other\" matches none of its imports"],
+        ),
+        (
+            composed_manifest(
+                "spinshim:demo",
+                &format!(
+                    "{{ path = {greeter}, export = \"spinshim:demo/nope@0.1.0\", \
+                     inherit_configuration = true }}"
+                ),
+            ),
+            vec![
+                "dependency \"spinshim:demo\" does not export spinshim:demo/nope@0.1.0, which \
+                 its import spinshim:demo/greeter@0.1.0 needs",
+            ],
+        ),
+        (
+            composed_manifest("spinshim:demo/greeter", "{ path = \"missing.wasm\" }"),
+            vec![
+                "dependency \"spinshim:demo/greeter\" wasm file",
+                "missing.wasm does not exist",
+            ],
+        ),
+    ];
+    for (manifest, needles) in cases {
+        let dir = temp_app(&manifest)?;
+        let addr = format!("127.0.0.1:{}", free_port()).parse()?;
+        assert_start_fails(dir.path(), addr, &[], &needles)?;
     }
     Ok(())
 }

@@ -212,6 +212,31 @@ pub enum Problem {
         /// the chain is printed).
         cause: std::io::Error,
     },
+    /// A `[component.x.dependencies]` key that is not a valid name.
+    #[error("{0}")]
+    DependencyName(String),
+    /// A dependency table naming no source, or several.
+    #[error(
+        "expected exactly one of \"path\", \"component\", \"url\" (with \"digest\") or \"version\""
+    )]
+    DependencySource,
+    /// A dependency on a component id the manifest does not define.
+    #[error("no component \"{id}\" in this app")]
+    UnknownDependencyComponent {
+        /// The id as written.
+        id: String,
+    },
+    /// A component used as a dependency that has resources of its own.
+    #[error("component \"{id}\" cannot be a dependency: dependencies may not have their own resources or permissions, and it sets {}", fields.join(", "))]
+    DependencyWithResources {
+        /// The component used as a dependency.
+        id: String,
+        /// The fields it sets.
+        fields: Vec<&'static str>,
+    },
+    /// Both ways of saying what dependencies inherit.
+    #[error("\"dependencies_inherit_configuration\" and a dependency's \"inherit_configuration\" are mutually exclusive; use one or the other")]
+    InheritTwice,
     /// A feature this host does not implement yet.
     #[error("{what} not supported yet")]
     NotSupported {

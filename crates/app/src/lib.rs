@@ -17,6 +17,7 @@
 
 #![deny(missing_docs)]
 
+pub mod dependencies;
 pub mod error;
 pub mod http;
 pub mod locked;

@@ -11,6 +11,7 @@ use indexmap::IndexMap;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
+use crate::dependencies::InheritConfiguration;
 use crate::error::{Error, Result};
 
 /// Metadata key of the app name.
@@ -143,12 +144,27 @@ pub struct LockedComponent {
     /// Component variables: name → template over app variables.
     #[serde(default, skip_serializing_if = "IndexMap::is_empty")]
     pub config: IndexMap<String, String>,
-    /// Component dependencies (composition), passed through.
+    /// Components composed into this one: import name (see
+    /// [`crate::dependencies::DependencyName`]) → the dependency.
     #[serde(default, skip_serializing_if = "IndexMap::is_empty")]
-    pub dependencies: IndexMap<String, Value>,
+    pub dependencies: IndexMap<String, LockedDependency>,
     /// Host features this component needs.
     #[serde(default, skip_serializing_if = "Map::is_empty")]
     pub host_requirements: Map<String, Value>,
+}
+
+/// One dependency of a component.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LockedDependency {
+    /// Its Wasm.
+    pub source: LockedComponentSource,
+    /// The export that satisfies the matched imports, when it is not
+    /// named like them.
+    #[serde(default)]
+    pub export: Option<String>,
+    /// The parent's capability groups it may use.
+    #[serde(default, skip_serializing_if = "InheritConfiguration::is_none")]
+    pub inherit: InheritConfiguration,
 }
 
 /// Where a component's Wasm comes from.

@@ -90,7 +90,7 @@ async fn fetch(reference: &str, insecure: bool) -> Result<Inspected> {
 }
 
 fn local(from: &std::path::Path) -> Result<Inspected> {
-    let locked = spinshim_app::manifest::load_app(from)?;
+    let locked = crate::push::precompose(spinshim_app::manifest::load_app(from)?)?;
     let options = ArtifactOptions {
         force_archive: std::env::var_os(ARCHIVE_LAYERS_ENV).is_some(),
         ..Default::default()

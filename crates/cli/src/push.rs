@@ -10,8 +10,11 @@ use anyhow::{bail, Context as _, Result};
 use bytes::Bytes;
 use clap::Args;
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
+use spinshim_app::locked::{ContentRef, LockedApp};
 use spinshim_oci::artifact::{self, ArtifactOptions, AssemblyMode, ARCHIVE_LAYERS_ENV};
 use spinshim_oci::{media_types, Blob};
+use spinshim_runtime::code::composed_wasm;
+use spinshim_runtime::FromLock;
 
 use crate::registry::Registry;
 
@@ -38,7 +41,7 @@ pub struct PushArgs {
 
 /// Runs `push`.
 pub fn run(args: PushArgs) -> Result<()> {
-    let locked = spinshim_app::manifest::load_app(&args.from)?;
+    let locked = precompose(spinshim_app::manifest::load_app(&args.from)?)?;
     let options = ArtifactOptions {
         annotations: parse_annotations(&args.annotations)?,
         created: Some(chrono::Utc::now().to_rfc3339()),
@@ -68,6 +71,22 @@ pub fn run(args: PushArgs) -> Result<()> {
     })?;
     println!("Pushed {} (digest {digest})", args.reference);
     Ok(())
+}
+
+/// The app with every component composed with its dependencies, which
+/// are then dropped from the lock: `spin registry push`'s default, so the
+/// artifact runs on hosts that do not compose.
+pub fn precompose(mut locked: LockedApp) -> Result<LockedApp> {
+    for component in &mut locked.components {
+        if let Some(composed) = composed_wasm(component, &FromLock)? {
+            component.source.content = ContentRef {
+                inline: Some(composed),
+                ..Default::default()
+            };
+            component.dependencies.clear();
+        }
+    }
+    Ok(locked)
 }
 
 /// `KEY=VALUE` pairs; the key must not be empty.

@@ -119,8 +119,9 @@ pub enum Error {
         /// The reference.
         what: String,
     },
-    /// A component with dependencies, which needs composition this host does not do.
-    #[error("component {component:?}: dependencies are not supported (this host does not compose components)")]
+    /// A component whose dependencies are separate layers (`spin registry
+    /// push --compose=false`); composed artifacts, the default, run.
+    #[error("component {component:?}: uncomposed dependencies in an artifact are not supported yet; push the app composed (the default of spin registry push and spinshim push)")]
     Dependencies {
         /// The component id.
         component: String,

@@ -12,11 +12,12 @@ use std::hash::{Hash, Hasher as _};
 use std::path::PathBuf;
 
 use anyhow::{bail, Context as _, Result};
-use spinshim_app::locked::LockedComponent;
+use spinshim_app::locked::{ContentRef, LockedComponent, LockedDependency};
 use wasmtime::component::Component;
 use wasmtime::{Engine, Precompiled};
 
 use crate::componentize::componentize;
+use crate::compose;
 use crate::engine::{build_engine, EngineOptions};
 use crate::files::existing_local_path;
 use crate::release_candidates::rename_to_releases;
@@ -50,6 +51,22 @@ impl<'a> ComponentCode<'a> {
 pub trait CodeSource: Sync {
     /// The code of `component`.
     fn code<'a>(&'a self, component: &'a LockedComponent) -> Result<ComponentCode<'a>>;
+
+    /// The Wasm of `component`'s dependency `key`. Sources that cannot hold
+    /// dependencies keep the default, which says so.
+    fn dependency_code<'a>(
+        &'a self,
+        component: &'a LockedComponent,
+        key: &str,
+        dependency: &'a LockedDependency,
+    ) -> Result<ComponentCode<'a>> {
+        let _ = dependency;
+        bail!(
+            "component \"{}\": dependency \"{key}\": this code source does not carry \
+             dependencies",
+            component.id
+        )
+    }
 }
 
 /// Code named by the lock itself: inline bytes or a `file:` source.
@@ -57,16 +74,92 @@ pub struct FromLock;
 
 impl CodeSource for FromLock {
     fn code<'a>(&'a self, component: &'a LockedComponent) -> Result<ComponentCode<'a>> {
-        let content = &component.source.content;
-        if let Some(bytes) = &content.inline {
-            return Ok(ComponentCode::Wasm(bytes));
-        }
-        let Some(source) = &content.source else {
-            bail!("component \"{}\": source has no location", component.id);
-        };
-        let path = existing_local_path(&component.id, "wasm file", source)?;
-        Ok(ComponentCode::WasmFile(path))
+        lock_content(&component.id, "wasm file", &component.source.content)
     }
+
+    fn dependency_code<'a>(
+        &'a self,
+        component: &'a LockedComponent,
+        key: &str,
+        dependency: &'a LockedDependency,
+    ) -> Result<ComponentCode<'a>> {
+        let what = format!("dependency \"{key}\" wasm file");
+        lock_content(&component.id, &what, &dependency.source.content)
+    }
+}
+
+/// Inline bytes, or the local file a lock's `source` names; `what` names
+/// it in errors after the component.
+fn lock_content<'a>(id: &str, what: &str, content: &'a ContentRef) -> Result<ComponentCode<'a>> {
+    if let Some(bytes) = &content.inline {
+        return Ok(ComponentCode::Wasm(bytes));
+    }
+    let Some(source) = &content.source else {
+        bail!("component \"{id}\": {what}: the lock gives no location");
+    };
+    Ok(ComponentCode::WasmFile(existing_local_path(
+        id, what, source,
+    )?))
+}
+
+/// Loads `component` from `code`, composed with its dependencies when it
+/// has any; errors name the component and the dependency.
+pub fn load_component(
+    engine: &Engine,
+    component: &LockedComponent,
+    code: &dyn CodeSource,
+) -> Result<Component> {
+    match composed_wasm(component, code)? {
+        Some(composed) => load(engine, &component.id, ComponentCode::Wasm(&composed)),
+        None => load(engine, &component.id, code.code(component)?),
+    }
+}
+
+/// `component` composed with its dependencies, as one component binary;
+/// `None` when it has no dependencies. `spinshim push` uses this to
+/// pre-compose as `spin registry push` does.
+pub fn composed_wasm(
+    component: &LockedComponent,
+    code: &dyn CodeSource,
+) -> Result<Option<Vec<u8>>> {
+    if component.dependencies.is_empty() {
+        return Ok(None);
+    }
+    let what = format!("component \"{}\"", component.id);
+    let root = componentize(&what, &wasm_of(&what, code.code(component)?)?)?.into_owned();
+    let dependencies = component
+        .dependencies
+        .iter()
+        .map(|(key, dependency)| {
+            let what = format!("{what}: dependency \"{key}\"");
+            let wasm = wasm_of(&what, code.dependency_code(component, key, dependency)?)?;
+            Ok(compose::Dependency {
+                key,
+                export: dependency.export.as_deref(),
+                inherit: &dependency.inherit,
+                component: componentize(&what, &wasm)?.into_owned(),
+            })
+        })
+        .collect::<Result<Vec<_>>>()?;
+    compose::compose(&component.id, root, dependencies).map(Some)
+}
+
+/// The Wasm bytes of `code`, which must not be native code: composition
+/// works on Wasm.
+fn wasm_of<'a>(what: &str, code: ComponentCode<'a>) -> Result<Cow<'a, [u8]>> {
+    let bytes = match code {
+        ComponentCode::Wasm(bytes) => Cow::Borrowed(bytes),
+        ComponentCode::WasmFile(path) => Cow::Owned(
+            std::fs::read(&path).with_context(|| format!("{what}: reading {}", path.display()))?,
+        ),
+        ComponentCode::OwnPrecompiled(_) => {
+            bail!("{what}: has dependencies, so its code must be Wasm, not precompiled")
+        }
+    };
+    if Engine::detect_precompiled(&bytes).is_some() {
+        bail!("{what}: holds native code this host did not compile; images must carry Wasm");
+    }
+    Ok(bytes)
 }
 
 /// Loads `code` into `engine`; errors name the component.

@@ -15,6 +15,7 @@ pub mod allocator;
 pub mod app;
 pub mod code;
 pub mod componentize;
+mod compose;
 pub mod engine;
 pub mod files;
 pub mod host;

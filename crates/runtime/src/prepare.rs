@@ -10,7 +10,7 @@ use std::collections::HashMap;
 use std::path::Path;
 use std::sync::Arc;
 
-use anyhow::{bail, Context as _, Result};
+use anyhow::{Context as _, Result};
 use indexmap::IndexSet;
 use spinshim_app::locked::{LockedApp, LockedComponent};
 use spinshim_app::variables::ResolvedVariables;
@@ -113,16 +113,13 @@ fn prepare_component(
     staging: &Path,
 ) -> Result<ComponentInstancer> {
     let id = &component.id;
-    if !component.dependencies.is_empty() {
-        bail!("component \"{id}\": component dependencies are not supported yet");
-    }
     let allowed_hosts = Arc::new(options.variables.allowed_outbound_hosts(component)?);
     let host = options.host.component(&ComponentContext {
         component,
         variables: options.variables,
         allowed_hosts: &allowed_hosts,
     })?;
-    let compiled = code::load(engine.engine(), id, options.code.code(component)?)?;
+    let compiled = code::load_component(engine.engine(), component, options.code)?;
     let pre = linker
         .instantiate_pre(&compiled)
         .map_err(|err| anyhow::anyhow!("component \"{id}\": {err:#}"))?;

@@ -21,16 +21,17 @@ use std::path::{Path, PathBuf};
 use indexmap::IndexMap;
 use serde_json::{json, Map, Value};
 
+use crate::dependencies::{DependencyName, InheritConfiguration};
 use crate::error::{Error, Problem, Result};
 use crate::http::{check_base, HttpRoute, HttpTriggerConfig, HTTP_TRIGGER_TYPE};
 use crate::locked::{
-    ContentRef, LockVersion, LockedApp, LockedComponent, LockedComponentSource, LockedTrigger,
-    MustUnderstand, Variable, LOCAL_SERVICE_CHAINING,
+    ContentRef, LockVersion, LockedApp, LockedComponent, LockedComponentSource, LockedDependency,
+    LockedTrigger, MustUnderstand, Variable, LOCAL_SERVICE_CHAINING,
 };
 use crate::outbound::{convert_allowed_http_hosts, is_empty_rendering, AllowedHost, HostPattern};
 use crate::routes::RoutePattern;
 use normalize::Trigger;
-use v2::{ComponentDef, ManifestV2, StrOr, VariableDef};
+use v2::{ComponentDef, InheritDef, ManifestV2, StrOr, VariableDef};
 
 /// The manifest file name inside an app directory.
 pub const MANIFEST_FILE: &str = "spin.toml";
@@ -171,7 +172,7 @@ impl Lowering<'_> {
             ..Default::default()
         };
         for (id, def) in &components {
-            app.components.push(self.component(id, def)?);
+            app.components.push(self.component(id, def, &components)?);
         }
         for t in triggers {
             app.triggers.push(self.trigger(t, &components)?);
@@ -233,18 +234,16 @@ impl Lowering<'_> {
         m
     }
 
-    fn component(&self, id: &str, def: &ComponentDef) -> Result<LockedComponent> {
+    fn component(
+        &self,
+        id: &str,
+        def: &ComponentDef,
+        components: &IndexMap<String, ComponentDef>,
+    ) -> Result<LockedComponent> {
         let file = self.file;
         let field = |f: &str| format!("component \"{id}\": {f}");
         let source = match &def.source {
-            StrOr::Str(path) => {
-                let abs = files::join_inside(self.app_dir, path)
-                    .unwrap_or_else(|| self.app_dir.join(path));
-                ContentRef {
-                    source: Some(files::file_url(&abs)),
-                    ..Default::default()
-                }
-            }
+            StrOr::Str(path) => self.local_wasm(path),
             StrOr::Table(t) => match (&t.url, &t.package) {
                 (Some(url), _) => {
                     let digest = t.digest.clone().ok_or_else(|| {
@@ -278,15 +277,6 @@ impl Lowering<'_> {
                 }
             },
         };
-        if !def.dependencies.is_empty() {
-            return Err(Error::invalid(
-                file,
-                field("dependencies"),
-                Problem::NotSupported {
-                    what: "component dependencies are",
-                },
-            ));
-        }
         for (key, text) in &def.variables {
             validate_key(file, &field("variables"), key)?;
             validate::template(
@@ -338,9 +328,132 @@ impl Lowering<'_> {
             env: def.environment.clone(),
             files: files::expand(file, id, self.app_dir, &def.files, &def.exclude_files)?,
             config: def.variables.clone(),
-            dependencies: IndexMap::new(),
+            dependencies: self.dependencies(id, def, components)?,
             host_requirements,
         })
+    }
+
+    /// A Wasm file at `path`, relative to the app directory.
+    fn local_wasm(&self, path: &str) -> ContentRef {
+        let abs = files::join_inside(self.app_dir, path).unwrap_or_else(|| self.app_dir.join(path));
+        ContentRef {
+            source: Some(files::file_url(&abs)),
+            ..Default::default()
+        }
+    }
+
+    /// `[component.<id>.dependencies]` as the lock has them: each name
+    /// checked, `component` references replaced by that component's Wasm,
+    /// inheritance spelled out per dependency.
+    fn dependencies(
+        &self,
+        id: &str,
+        def: &ComponentDef,
+        components: &IndexMap<String, ComponentDef>,
+    ) -> Result<IndexMap<String, LockedDependency>> {
+        let file = self.file;
+        let mut locked = IndexMap::new();
+        for (key, dependency) in &def.dependencies {
+            let field = format!("component \"{id}\": dependencies.\"{key}\"");
+            let invalid = |problem| Error::invalid(file, field.clone(), problem);
+            DependencyName::parse(key).map_err(|e| invalid(Problem::DependencyName(e)))?;
+            let table = match dependency {
+                StrOr::Str(_) => {
+                    return Err(invalid(Problem::NotSupported {
+                        what: "registry dependencies are",
+                    }))
+                }
+                StrOr::Table(table) => table,
+            };
+            let inherit = match (
+                &table.inherit_configuration,
+                def.dependencies_inherit_configuration,
+            ) {
+                (Some(_), Some(_)) => return Err(invalid(Problem::InheritTwice)),
+                (Some(InheritDef::All(true)), None) | (None, Some(true)) => {
+                    InheritConfiguration::All
+                }
+                (Some(InheritDef::Some(groups)), None) => {
+                    InheritConfiguration::Some(groups.clone())
+                }
+                _ => InheritConfiguration::default(),
+            };
+            let content = match (&table.path, &table.component, &table.url, &table.version) {
+                (Some(path), None, None, None) => self.local_wasm(path),
+                (None, Some(other), None, None) => self
+                    .component_as_dependency(other, components)
+                    .map_err(invalid)?,
+                (None, None, Some(_), None) if table.digest.is_some() => {
+                    return Err(invalid(Problem::NotSupported {
+                        what: "dependencies from a URL are",
+                    }))
+                }
+                (None, None, None, Some(_)) => {
+                    return Err(invalid(Problem::NotSupported {
+                        what: "registry dependencies are",
+                    }))
+                }
+                _ => return Err(invalid(Problem::DependencySource)),
+            };
+            locked.insert(
+                key.clone(),
+                LockedDependency {
+                    source: LockedComponentSource {
+                        content_type: "application/wasm".into(),
+                        content,
+                    },
+                    export: table.export.clone(),
+                    inherit,
+                },
+            );
+        }
+        Ok(locked)
+    }
+
+    /// The Wasm of component `other`, used as a dependency: it may have no
+    /// resources or permissions of its own, as in Spin.
+    fn component_as_dependency(
+        &self,
+        other: &str,
+        components: &IndexMap<String, ComponentDef>,
+    ) -> std::result::Result<ContentRef, Problem> {
+        let Some(def) = components.get(other) else {
+            return Err(Problem::UnknownDependencyComponent {
+                id: other.to_owned(),
+            });
+        };
+        let fields: Vec<&'static str> = [
+            ("ai_models", def.ai_models.is_empty()),
+            ("allowed_http_hosts", def.allowed_http_hosts.is_empty()),
+            (
+                "allowed_outbound_hosts",
+                def.allowed_outbound_hosts
+                    .as_ref()
+                    .is_none_or(Vec::is_empty),
+            ),
+            ("dependencies", def.dependencies.is_empty()),
+            ("environment", def.environment.is_empty()),
+            ("files", def.files.is_empty()),
+            ("key_value_stores", def.key_value_stores.is_empty()),
+            ("sqlite_databases", def.sqlite_databases.is_empty()),
+            ("variables", def.variables.is_empty()),
+        ]
+        .into_iter()
+        .filter(|(_, empty)| !empty)
+        .map(|(name, _)| name)
+        .collect();
+        if !fields.is_empty() {
+            return Err(Problem::DependencyWithResources {
+                id: other.to_owned(),
+                fields,
+            });
+        }
+        match &def.source {
+            StrOr::Str(path) => Ok(self.local_wasm(path)),
+            StrOr::Table(_) => Err(Problem::NotSupported {
+                what: "dependencies on components with a URL or registry source are",
+            }),
+        }
     }
 
     /// Validates `allowed_outbound_hosts` (and converts `allowed_http_hosts`). Entries

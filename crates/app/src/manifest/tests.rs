@@ -332,6 +332,48 @@ fn load_app_accepts_a_directory_a_manifest_or_a_lock() {
 }
 
 #[test]
+fn dependencies_lower_to_locked_sources_with_their_inheritance() {
+    let dir = app_dir();
+    let lock = parse_in(
+        dir.path(),
+        r#"
+[component.api]
+source = "api.wasm"
+[component.api.dependencies]
+"my:calc/adder@1.0.0" = { path = "deps/adder.wasm", export = "my:calc/add@1.0.0" }
+"my:text" = { component = "text", inherit_configuration = ["files", "environment"] }
+[component.text]
+source = "text.wasm"
+[component.other]
+source = "other.wasm"
+dependencies_inherit_configuration = true
+[component.other.dependencies]
+"my-lib" = { path = "lib.wasm" }
+"#,
+    )
+    .unwrap();
+    let json = serde_json::to_value(&lock.components).unwrap();
+    let url = |path: &str| files::file_url(&dir.path().join(path));
+    assert_eq!(
+        json[0]["dependencies"],
+        json!({
+            "my:calc/adder@1.0.0": {
+                "source": {"content_type": "application/wasm", "source": url("deps/adder.wasm")},
+                "export": "my:calc/add@1.0.0"
+            },
+            "my:text": {
+                "source": {"content_type": "application/wasm", "source": url("text.wasm")},
+                "export": null,
+                "inherit": {"Some": ["files", "environment"]}
+            }
+        })
+    );
+    assert_eq!(json[2]["dependencies"]["my-lib"]["inherit"], json!("All"));
+    let back: Vec<LockedComponent> = serde_json::from_value(json).unwrap();
+    assert_eq!(back, lock.components);
+}
+
+#[test]
 fn user_errors_have_exact_messages() {
     let cases: &[(&str, &str)] = &[
         (
@@ -404,7 +446,31 @@ fn user_errors_have_exact_messages() {
         ),
         (
             "[component.api]\nsource = \"x\"\n[component.api.dependencies]\n\"a:b/c\" = \"1.0\"\n",
-            "spin.toml: component \"api\": dependencies: component dependencies are not supported yet",
+            "spin.toml: component \"api\": dependencies.\"a:b/c\": registry dependencies are not supported yet",
+        ),
+        (
+            "[component.api]\nsource = \"x\"\n[component.api.dependencies]\n\"a:b/c\" = { url = \"https://x/y.wasm\", digest = \"sha256:0\" }\n",
+            "spin.toml: component \"api\": dependencies.\"a:b/c\": dependencies from a URL are not supported yet",
+        ),
+        (
+            "[component.api]\nsource = \"x\"\n[component.api.dependencies]\n\"a:b/c@1.0\" = { path = \"d.wasm\" }\n",
+            "spin.toml: component \"api\": dependencies.\"a:b/c@1.0\": \"a:b/c@1.0\" is not a valid package name: expected \"ns:pkg\", optionally followed by \"/interface\" and \"@version\" (a semantic version)",
+        ),
+        (
+            "[component.api]\nsource = \"x\"\n[component.api.dependencies]\n\"a:b\" = { path = \"d.wasm\", component = \"lib\" }\n",
+            "spin.toml: component \"api\": dependencies.\"a:b\": expected exactly one of \"path\", \"component\", \"url\" (with \"digest\") or \"version\"",
+        ),
+        (
+            "[component.api]\nsource = \"x\"\n[component.api.dependencies]\n\"a:b\" = { component = \"lib\" }\n",
+            "spin.toml: component \"api\": dependencies.\"a:b\": no component \"lib\" in this app",
+        ),
+        (
+            "[component.api]\nsource = \"x\"\n[component.api.dependencies]\n\"a:b\" = { component = \"lib\" }\n[component.lib]\nsource = \"l.wasm\"\nenvironment = { A = \"1\" }\nkey_value_stores = [\"default\"]\n",
+            "spin.toml: component \"api\": dependencies.\"a:b\": component \"lib\" cannot be a dependency: dependencies may not have their own resources or permissions, and it sets environment, key_value_stores",
+        ),
+        (
+            "[component.api]\nsource = \"x\"\ndependencies_inherit_configuration = true\n[component.api.dependencies]\n\"a:b\" = { path = \"d.wasm\", inherit_configuration = [\"files\"] }\n",
+            "spin.toml: component \"api\": dependencies.\"a:b\": \"dependencies_inherit_configuration\" and a dependency's \"inherit_configuration\" are mutually exclusive; use one or the other",
         ),
         (
             "[application.trigger.http]\nbase = \"/api\"\n",

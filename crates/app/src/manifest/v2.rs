@@ -103,9 +103,9 @@ pub(crate) struct ComponentDef {
     #[serde(default)]
     pub ai_models: Vec<String>,
     #[serde(default)]
-    pub dependencies: toml::Table,
-    #[serde(default, rename = "dependencies_inherit_configuration")]
-    pub _dependencies_inherit_configuration: bool,
+    pub dependencies: IndexMap<String, DependencyDef>,
+    #[serde(default)]
+    pub dependencies_inherit_configuration: Option<bool>,
     /// Build-time only.
     #[serde(default, rename = "build")]
     pub _build: Option<BuildDef>,
@@ -143,6 +143,44 @@ pub(crate) struct SourceTable {
     pub package: Option<String>,
     #[serde(default, rename = "version")]
     pub _version: Option<String>,
+}
+
+/// A `[component.x.dependencies]` value: a registry version string, or a
+/// table whose keys say where the dependency comes from.
+pub(crate) type DependencyDef = StrOr<DependencyTable>;
+
+/// `{ path }`, `{ component }`, `{ url, digest }` or `{ version, registry?,
+/// package? }`, each with optional `export` and `inherit_configuration`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct DependencyTable {
+    #[serde(default)]
+    pub path: Option<String>,
+    #[serde(default)]
+    pub component: Option<String>,
+    #[serde(default)]
+    pub url: Option<String>,
+    #[serde(default)]
+    pub digest: Option<String>,
+    #[serde(default)]
+    pub version: Option<String>,
+    /// Registry dependencies are refused before these would be read.
+    #[serde(default, rename = "registry")]
+    pub _registry: Option<String>,
+    #[serde(default, rename = "package")]
+    pub _package: Option<String>,
+    #[serde(default)]
+    pub export: Option<String>,
+    #[serde(default)]
+    pub inherit_configuration: Option<InheritDef>,
+}
+
+/// `inherit_configuration = true | false | ["group", ...]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(untagged)]
+pub(crate) enum InheritDef {
+    All(bool),
+    Some(Vec<String>),
 }
 
 /// A `files` entry: a path/glob, or a mapping.

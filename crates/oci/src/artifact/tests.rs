@@ -306,7 +306,7 @@ fn components_with_dependencies_are_refused() {
     let err = build(&locked, &ArtifactOptions::default()).unwrap_err();
     assert_eq!(
         err.to_string(),
-        "component \"composed\": dependencies are not supported (this host does not compose components)"
+        "component \"composed\": uncomposed dependencies in an artifact are not supported yet; push the app composed (the default of spin registry push and spinshim push)"
     );
 }
 

@@ -297,6 +297,6 @@ fn components_with_uncomposed_dependencies_are_refused() {
     ];
     assert_eq!(
         error_of(&layers, assets.path()),
-        "component \"api\": dependencies are not supported (this host does not compose components)"
+        "component \"api\": uncomposed dependencies in an artifact are not supported yet; push the app composed (the default of spin registry push and spinshim push)"
     );
 }
