@@ -521,6 +521,39 @@ fn a_component_with_dependencies_is_pushed_composed() -> Result<()> {
     Ok(())
 }
 
+/// `--compose=false` pushes the dependency as a Wasm layer of its own,
+/// named by digest in the lock, as `spin registry push --compose=false`.
+#[test]
+fn compose_false_pushes_the_dependency_as_its_own_layer() {
+    let registry = registry();
+    let repo = unique_repo("uncomposed");
+    let reference = format!("{registry}/{repo}:v1");
+    push(
+        &sample_app("composed"),
+        &reference,
+        &["--compose=false"],
+        &[],
+    );
+    let pulled = pull(registry, &repo, "v1");
+    assert_eq!(pulled.media_types(), [WASM_LAYER, WASM_LAYER, LOCK_LAYER]);
+    let lock = pulled.lock();
+    let component = &lock["components"][0];
+    assert_eq!(
+        component["source"]["digest"],
+        sha256(&built_wasm("composed.wasm"))
+    );
+    let dependency = &component["dependencies"]["spinshim:demo/greeter"];
+    assert_eq!(
+        dependency["source"]["digest"],
+        sha256(&built_wasm("greeter.wasm"))
+    );
+    assert_eq!(
+        dependency["inherit"],
+        serde_json::json!({"Some": ["environment"]})
+    );
+    assert_eq!(dependency["source"].get("source"), None, "{dependency}");
+}
+
 #[test]
 fn registry_errors_name_the_reference() {
     let registry = registry();

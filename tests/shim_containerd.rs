@@ -11,7 +11,7 @@ use serde_json::Value;
 use spinshim_tests::assertions::{core_module, wasm};
 use spinshim_tests::oci_layout::{fs_layer, OciImage};
 use spinshim_tests::rig::{Containerd, Rig};
-use spinshim_tests::task::{pull, push_app, shim_processes_for, Task};
+use spinshim_tests::task::{pull, push_app, push_app_with, shim_processes_for, Task};
 use spinshim_tests::{get, sample_app};
 
 /// First starts compile every component: allow for a slow machine.
@@ -860,5 +860,37 @@ async fn a_pod_runs_redis_triggered_components_beside_http() -> Result<()> {
     task.kill(rig, "SIGTERM");
     let status = task.wait_exit(Duration::from_secs(20))?;
     assert!(status.success(), "{status}: {:?}", task.output());
+    Ok(())
+}
+
+/// `spinshim push --compose=false` keeps the dependency a layer of its
+/// own; the shim composes it at every start (the first, which precompiles
+/// the other layers, and a later one from the cache).
+#[tokio::test(flavor = "multi_thread")]
+async fn an_app_pushed_uncomposed_is_composed_by_the_shim_at_start() -> Result<()> {
+    let rig = Rig::get();
+    let image = push_app_with(
+        rig,
+        &sample_app("composed"),
+        &format!("{}:v1", rig.unique_id("uncomposed")),
+        &["--compose=false"],
+    )?;
+    for which in [Containerd::V1_7, Containerd::V2] {
+        pull(rig, which, &image);
+        for start in 1..=2 {
+            let what = format!("{which:?}, start {start}");
+            let mut task = Task::start(rig, which, &image, &[])?;
+            task.wait_ready(rig, START_LIMIT)?;
+            let reply = get(task.addr, "/pod").await?;
+            assert_eq!(
+                (reply.status, reply.text().as_str()),
+                (200, "hi there, pod (greeted by a dependency)"),
+                "{what}: {:?}",
+                task.output()
+            );
+            task.kill(rig, "SIGTERM");
+            assert!(task.wait_exit(Duration::from_secs(20))?.success(), "{what}");
+        }
+    }
     Ok(())
 }

@@ -20,10 +20,16 @@ pub const SPIN_RUNTIME: &str = "io.containerd.spin.v2";
 /// Pushes the app at `from` with `spinshim push` to the rig's registry as
 /// `name:tag` and returns the reference.
 pub fn push_app(rig: &Rig, from: &Path, name: &str) -> Result<String> {
+    push_app_with(rig, from, name, &[])
+}
+
+/// [`push_app`] with `extra` arguments for `spinshim push`.
+pub fn push_app_with(rig: &Rig, from: &Path, name: &str, extra: &[&str]) -> Result<String> {
     let reference = rig.image_ref(name);
     let out = Command::new(spinshim_bin())
         .args(["push", "--from"])
         .arg(from)
+        .args(extra)
         .arg(&reference)
         .output()
         .context("running spinshim push")?;

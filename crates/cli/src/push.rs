@@ -34,6 +34,12 @@ pub struct PushArgs {
     #[arg(long = "annotation", value_name = "KEY=VALUE")]
     annotations: Vec<String>,
 
+    /// Compose each component with its dependencies before pushing (the
+    /// default, as `spin registry push`); `--compose=false` pushes the
+    /// dependencies as Wasm layers of their own, composed where the app runs.
+    #[arg(long, default_value_t = true, action = clap::ArgAction::Set, value_name = "BOOL")]
+    compose: bool,
+
     /// Where to push, e.g. ghcr.io/me/app:1.0 or 127.0.0.1:5000/app:dev.
     #[arg(value_name = "REFERENCE")]
     reference: String,
@@ -41,7 +47,10 @@ pub struct PushArgs {
 
 /// Runs `push`.
 pub fn run(args: PushArgs) -> Result<()> {
-    let locked = precompose(spinshim_app::manifest::load_app(&args.from)?)?;
+    let mut locked = spinshim_app::manifest::load_app(&args.from)?;
+    if args.compose {
+        locked = precompose(locked)?;
+    }
     let options = ArtifactOptions {
         annotations: parse_annotations(&args.annotations)?,
         created: Some(chrono::Utc::now().to_rfc3339()),

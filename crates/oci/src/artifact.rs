@@ -155,6 +155,8 @@ impl Artifact {
 /// A component's content, read from disk.
 struct Content {
     wasm: Vec<u8>,
+    /// Each dependency's Wasm, in the lock's order.
+    dependencies: Vec<Vec<u8>>,
     /// (path relative to the component's `/`, with `/` separators; bytes)
     files: Vec<(String, Vec<u8>)>,
 }
@@ -251,6 +253,11 @@ fn assemble(
         let wasm = Blob::new(media_types::WASM_LAYER, content.wasm.clone());
         out.source.content = content_ref(&wasm);
         layers.add(wasm);
+        for (dependency, bytes) in out.dependencies.values_mut().zip(&content.dependencies) {
+            let wasm = Blob::new(media_types::WASM_LAYER, bytes.clone());
+            dependency.source.content = content_ref(&wasm);
+            layers.add(wasm);
+        }
         out.files = content
             .files
             .iter()
@@ -312,34 +319,19 @@ impl Layers {
 
 /// Reads a component's Wasm and files from disk (or the lock's inline bytes).
 fn read_content(component: &LockedComponent) -> Result<Content, Error> {
-    if !component.dependencies.is_empty() {
-        return Err(Error::Dependencies {
-            component: component.id.clone(),
-        });
-    }
     let id = &component.id;
-    let source = &component.source.content;
-    let wasm = match (&source.inline, source.source.as_deref()) {
-        (Some(inline), _) => inline.clone(),
-        (None, Some(url)) => {
-            let path = local_path(id, "source", url)?;
-            let bytes = read(id, &path)?;
-            if !bytes.starts_with(b"\0asm") {
-                return Err(Error::NotWasm {
-                    component: id.clone(),
-                    path,
-                });
-            }
-            bytes
-        }
-        (None, None) => {
-            return Err(Error::NotLocal {
-                component: id.clone(),
-                what: "source".into(),
-                location: source.digest.clone().unwrap_or_default(),
-            })
-        }
-    };
+    let wasm = read_wasm(id, "source", &component.source.content)?;
+    let dependencies = component
+        .dependencies
+        .iter()
+        .map(|(key, dependency)| {
+            read_wasm(
+                id,
+                &format!("dependency {key:?}"),
+                &dependency.source.content,
+            )
+        })
+        .collect::<Result<Vec<_>, _>>()?;
     let mut files = Vec::new();
     for entry in &component.files {
         let base = guest_relative(&entry.path).ok_or_else(|| Error::PathEscape {
@@ -377,7 +369,34 @@ fn read_content(component: &LockedComponent) -> Result<Content, Error> {
             }
         }
     }
-    Ok(Content { wasm, files })
+    Ok(Content {
+        wasm,
+        dependencies,
+        files,
+    })
+}
+
+/// The Wasm of a source (`what` of component `id`): inline, or a local file.
+fn read_wasm(id: &str, what: &str, source: &ContentRef) -> Result<Vec<u8>, Error> {
+    match (&source.inline, source.source.as_deref()) {
+        (Some(inline), _) => Ok(inline.clone()),
+        (None, Some(url)) => {
+            let path = local_path(id, what, url)?;
+            let bytes = read(id, &path)?;
+            if !bytes.starts_with(b"\0asm") {
+                return Err(Error::NotWasm {
+                    component: id.to_owned(),
+                    path,
+                });
+            }
+            Ok(bytes)
+        }
+        (None, None) => Err(Error::NotLocal {
+            component: id.to_owned(),
+            what: what.to_owned(),
+            location: source.digest.clone().unwrap_or_default(),
+        }),
+    }
 }
 
 /// Adds every file below `dir` (sorted, recursively), at `base/<relative path>`.

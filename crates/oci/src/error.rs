@@ -119,12 +119,15 @@ pub enum Error {
         /// The reference.
         what: String,
     },
-    /// A component whose dependencies are separate layers (`spin registry
-    /// push --compose=false`); composed artifacts, the default, run.
-    #[error("component {component:?}: uncomposed dependencies in an artifact are not supported yet; push the app composed (the default of spin registry push and spinshim push)")]
-    Dependencies {
+    /// A dependency (pushed uncomposed) whose Wasm is in no layer.
+    #[error("component {component:?}: dependency {dependency:?}: digest {digest} matches no Wasm layer and it has no inline bytes")]
+    DependencyNotFound {
         /// The component id.
         component: String,
+        /// The dependency's key.
+        dependency: String,
+        /// The digest the lock gives (empty when none).
+        digest: String,
     },
     /// Content that is neither inline nor a local `file:` URL, so it cannot be pushed.
     #[error("component {component:?}: {what} {location:?} is not a local file")]

@@ -176,20 +176,47 @@ impl<'a> OciApp<'a> {
                 .ok_or_else(|| Error::UnknownComponent {
                     component: component_id.to_owned(),
                 })?;
-        let content = &component.source.content;
+        self.code_of(&component.source.content)
+            .ok_or_else(|| missing_source(component).into())
+    }
+
+    /// The Wasm of `component_id`'s dependency `key` (an artifact pushed
+    /// uncomposed carries it as a layer of its own).
+    pub fn dependency_code(
+        &self,
+        component_id: &str,
+        key: &str,
+    ) -> anyhow::Result<ComponentCode<'_>> {
+        let dependency = self
+            .locked
+            .component(component_id)
+            .and_then(|c| c.dependencies.get(key))
+            .ok_or_else(|| {
+                anyhow::anyhow!("component \"{component_id}\" has no dependency \"{key}\"")
+            })?;
+        let content = &dependency.source.content;
+        self.code_of(content).ok_or_else(|| {
+            Error::DependencyNotFound {
+                component: component_id.to_owned(),
+                dependency: key.to_owned(),
+                digest: content.digest.clone().unwrap_or_default(),
+            }
+            .into()
+        })
+    }
+
+    /// The bytes `content` names: its Wasm layer, else its inline bytes.
+    fn code_of<'s>(&'s self, content: &'s ContentRef) -> Option<ComponentCode<'s>> {
         if let Some(layer) = content.digest.as_deref().and_then(|d| self.wasm.get(d)) {
-            return Ok(ComponentCode {
+            return Some(ComponentCode {
                 bytes: layer.bytes,
                 precompiled: layer.precompiled,
             });
         }
-        if let Some(inline) = &content.inline {
-            return Ok(ComponentCode {
-                bytes: inline,
-                precompiled: false,
-            });
-        }
-        Err(missing_source(component).into())
+        content.inline.as_deref().map(|bytes| ComponentCode {
+            bytes,
+            precompiled: false,
+        })
     }
 }
 
@@ -237,10 +264,19 @@ fn check_source(
     component: &LockedComponent,
     wasm: &HashMap<&str, &Layer<'_>>,
 ) -> Result<(), Error> {
-    if !component.dependencies.is_empty() {
-        return Err(Error::Dependencies {
-            component: component.id.clone(),
-        });
+    for (key, dependency) in &component.dependencies {
+        let content = &dependency.source.content;
+        let in_layer = content
+            .digest
+            .as_deref()
+            .is_some_and(|d| wasm.contains_key(d));
+        if !in_layer && content.inline.is_none() {
+            return Err(Error::DependencyNotFound {
+                component: component.id.clone(),
+                dependency: key.clone(),
+                digest: content.digest.clone().unwrap_or_default(),
+            });
+        }
     }
     let content = &component.source.content;
     let in_layer = content

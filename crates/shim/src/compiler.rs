@@ -10,11 +10,13 @@
 //! this shim's version. Shims on a node precompile one at a time (see
 //! [`crate::precompile_lock`]).
 
+use std::collections::HashSet;
 use std::hash::Hash;
 
 use anyhow::{Context as _, Result};
 use containerd_shim_wasm::sandbox::context::WasmLayer;
 use containerd_shim_wasm::shim::Compiler;
+use spinshim_app::locked::LockedApp;
 use spinshim_oci::media_types;
 use spinshim_runtime::code::is_component_binary;
 use spinshim_runtime::componentize::is_core_module;
@@ -48,15 +50,21 @@ impl Compiler for SpinCompiler {
 
     async fn compile(&self, layers: &[WasmLayer]) -> Result<Vec<Option<Vec<u8>>>> {
         let precompiler = Precompiler::new()?;
+        let composed_at_start = composed_at_start(layers);
         let inputs: Vec<(CacheEntry, String, Vec<u8>)> = layers
             .iter()
             .map(|layer| {
-                let entry = cache_entry(layer);
+                let digest = layer.config.digest().to_string();
+                let entry = if composed_at_start.contains(&digest) {
+                    CacheEntry::AsIs
+                } else {
+                    cache_entry(layer)
+                };
                 let bytes = match entry {
                     CacheEntry::Skip => Vec::new(),
                     _ => layer.layer.clone(),
                 };
-                (entry, layer.config.digest().to_string(), bytes)
+                (entry, digest, bytes)
             })
             .collect();
         let turn = PrecompileTurn::take().await;
@@ -112,6 +120,33 @@ fn cache_entry(layer: &WasmLayer) -> CacheEntry {
     } else {
         CacheEntry::Skip
     }
+}
+
+/// The Wasm layers of components with dependencies (an app pushed
+/// uncomposed) and of those dependencies. They are composed at every start
+/// and must reach it as Wasm, so they are cached as they are: native code
+/// for a composition would have to be keyed by the lock, not by a layer.
+fn composed_at_start(layers: &[WasmLayer]) -> HashSet<String> {
+    let Some(lock) = layers
+        .iter()
+        .rev()
+        .find(|l| l.config.media_type().to_string() == media_types::LOCKED_APP)
+    else {
+        return HashSet::new();
+    };
+    let Ok(locked) = LockedApp::from_json(&lock.layer, "the lock layer") else {
+        return HashSet::new();
+    };
+    locked
+        .components
+        .iter()
+        .filter(|c| !c.dependencies.is_empty())
+        .flat_map(|c| {
+            std::iter::once(&c.source.content)
+                .chain(c.dependencies.values().map(|d| &d.source.content))
+        })
+        .filter_map(|content| content.digest.clone())
+        .collect()
 }
 
 /// Native code for one component (or core module), or `None` when it does

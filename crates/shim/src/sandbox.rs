@@ -10,6 +10,7 @@ use std::path::Path;
 use anyhow::{bail, Result};
 use containerd_shim_wasm::sandbox::context::{RuntimeContext, Source, WasmLayer};
 use containerd_shim_wasm::sandbox::Sandbox;
+use spinshim_app::locked::LockedDependency;
 use spinshim_app::runtime_config::RuntimeConfig;
 use spinshim_app::{LockedApp, LockedComponent};
 use spinshim_oci::{Layer, OciApp};
@@ -136,6 +137,16 @@ struct LayerCode<'a>(&'a OciApp<'a>);
 impl CodeSource for LayerCode<'_> {
     fn code<'a>(&'a self, component: &'a LockedComponent) -> Result<ComponentCode<'a>> {
         let code = self.0.component_code(&component.id)?;
+        Ok(ComponentCode::from_layer(code.bytes, code.precompiled))
+    }
+
+    fn dependency_code<'a>(
+        &'a self,
+        component: &'a LockedComponent,
+        key: &str,
+        _dependency: &'a LockedDependency,
+    ) -> Result<ComponentCode<'a>> {
+        let code = self.0.dependency_code(&component.id, key)?;
         Ok(ComponentCode::from_layer(code.bytes, code.precompiled))
     }
 }

@@ -297,17 +297,31 @@ fn lock_with_component(component: Value) -> LockedApp {
 }
 
 #[test]
-fn components_with_dependencies_are_refused() {
+fn dependencies_pushed_uncomposed_become_wasm_layers_named_by_digest() {
     let locked = lock_with_component(json!({
         "id": "composed",
         "source": {"content_type": "application/wasm", "inline": "AGFzbQ0AAQA="},
-        "dependencies": {"a:b/c": {"source": {"content_type": "application/wasm", "digest": "sha256:00"}}}
+        "dependencies": {"a:b/c": {
+            "source": {"content_type": "application/wasm", "inline": "AGFzbQ0AAQBkZXA="},
+            "export": "a:b/d",
+            "inherit": "All"
+        }}
     }));
-    let err = build(&locked, &ArtifactOptions::default()).unwrap_err();
+    let artifact = build(&locked, &ArtifactOptions::default()).unwrap();
+    let wasm_layers: Vec<&Blob> = artifact
+        .layers
+        .iter()
+        .filter(|l| l.media_type == media_types::WASM_LAYER)
+        .collect();
+    assert_eq!(wasm_layers.len(), 2);
+    let dependency = &artifact.locked.components[0].dependencies["a:b/c"];
     assert_eq!(
-        err.to_string(),
-        "component \"composed\": uncomposed dependencies in an artifact are not supported yet; push the app composed (the default of spin registry push and spinshim push)"
+        dependency.source.content.digest.as_ref(),
+        Some(&wasm_layers[1].digest)
     );
+    assert_eq!(wasm_layers[1].data, b"\0asm\x0d\x00\x01\x00dep");
+    assert_eq!(dependency.export.as_deref(), Some("a:b/d"));
+    assert_eq!(dependency.source.content.source, None);
 }
 
 #[test]

@@ -284,12 +284,34 @@ fn files_are_written_under_the_component_and_mounted_at_root() {
 }
 
 #[test]
-fn components_with_uncomposed_dependencies_are_refused() {
+fn dependencies_pushed_uncomposed_are_read_from_their_layers() {
     let assets = tempfile::tempdir().unwrap();
     let lock = lock(json!([{
         "id": "api",
         "source": {"content_type": "application/wasm", "digest": "sha256:w"},
-        "dependencies": {"a:b/c": {"source": {"content_type": "application/wasm", "digest": "sha256:w"}}}
+        "dependencies": {"a:b/c": {"source": {"content_type": "application/wasm", "digest": "sha256:d"}, "export": null}}
+    }]));
+    let dependency = b"\0asm\x0d\x00\x01\x00dependency";
+    let layers = [
+        layer(media_types::LOCKED_APP, "sha256:l", &lock),
+        layer(media_types::WASM_LAYER, "sha256:w", WASM),
+        layer(media_types::WASM_LAYER, "sha256:d", dependency),
+    ];
+    let app = OciApp::from_layers(&layers, assets.path()).unwrap();
+    assert_eq!(
+        app.dependency_code("api", "a:b/c").unwrap().bytes,
+        dependency
+    );
+    assert!(app.dependency_code("api", "x:y").is_err());
+}
+
+#[test]
+fn a_dependency_in_no_layer_is_refused_naming_it() {
+    let assets = tempfile::tempdir().unwrap();
+    let lock = lock(json!([{
+        "id": "api",
+        "source": {"content_type": "application/wasm", "digest": "sha256:w"},
+        "dependencies": {"a:b/c": {"source": {"content_type": "application/wasm", "digest": "sha256:x"}}}
     }]));
     let layers = [
         layer(media_types::LOCKED_APP, "sha256:l", &lock),
@@ -297,6 +319,6 @@ fn components_with_uncomposed_dependencies_are_refused() {
     ];
     assert_eq!(
         error_of(&layers, assets.path()),
-        "component \"api\": uncomposed dependencies in an artifact are not supported yet; push the app composed (the default of spin registry push and spinshim push)"
+        "component \"api\": dependency \"a:b/c\": digest sha256:x matches no Wasm layer and it has no inline bytes"
     );
 }
