@@ -71,6 +71,59 @@ async fn a_component_composed_with_its_dependency_serves_through_it() -> Result<
     Ok(())
 }
 
+/// Without `inherit_configuration` the dependency gets what Spin's deny
+/// adapter gives: no environment, no preopened directories, while the
+/// component itself keeps both.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_dependency_sees_no_environment_or_files_it_does_not_inherit() -> Result<()> {
+    let manifest = composed_manifest(
+        "spinshim:demo/greeter",
+        &format!("{{ path = {:?} }}", wasm("greeter.wasm")),
+    )
+    .replace(
+        "[component.composed.dependencies]",
+        "environment = { GREETING = \"hi there\" }\n\
+         files = [\"data.txt\"]\n\
+         [component.composed.dependencies]",
+    );
+    let dir = temp_app(&manifest)?;
+    std::fs::write(dir.path().join("data.txt"), "data")?;
+    let up = Up::start(dir.path(), &[], &[])?;
+    for (target, body) in [
+        ("/world", "hello, world (greeted by a dependency)"),
+        ("/ls", "no files (greeted by a dependency)"),
+    ] {
+        let reply = get(up.addr, target).await?;
+        assert_eq!(
+            (reply.status, reply.text()),
+            (200, body.to_string()),
+            "GET {target}\n{}",
+            up.output().join("\n")
+        );
+    }
+    let inherited = composed_manifest(
+        "spinshim:demo/greeter",
+        &format!(
+            "{{ path = {:?}, inherit_configuration = [\"files\"] }}",
+            wasm("greeter.wasm")
+        ),
+    )
+    .replace(
+        "[component.composed.dependencies]",
+        "files = [\"data.txt\"]\n[component.composed.dependencies]",
+    );
+    let dir = temp_app(&inherited)?;
+    std::fs::write(dir.path().join("data.txt"), "data")?;
+    let up = Up::start(dir.path(), &[], &[])?;
+    let reply = get(up.addr, "/ls").await?;
+    assert!(
+        reply.status == 200 && reply.text() == "files: data.txt (greeted by a dependency)",
+        "inherited files: {reply:?}\n{}",
+        up.output().join("\n")
+    );
+    Ok(())
+}
+
 /// A manifest serving images/composed with `dependency` as the whole
 /// value of its one dependency key `key`.
 fn composed_manifest(key: &str, dependency: &str) -> String {
@@ -90,12 +143,15 @@ fn dependencies_that_cannot_be_composed_stop_start_up_naming_the_dependency() ->
     let greeter = format!("{:?}", wasm("greeter.wasm"));
     let cases = [
         (
-            composed_manifest("spinshim:demo/greeter", &format!("{{ path = {greeter} }}")),
+            composed_manifest(
+                "spinshim:demo/greeter",
+                &format!("{{ path = {:?} }}", wasm("outbound.wasm")),
+            ),
             vec![
                 "component \"composed\": dependency \"spinshim:demo/greeter\" imports \
-                 wasi:cli/environment@",
-                "needs the \"environment\" configuration it does not inherit",
-                "inherit_configuration = [\"environment\"]",
+                 wasi:http/outgoing-handler@",
+                "needs the \"allowed_outbound_hosts\" configuration it does not inherit",
+                "inherit_configuration = [\"allowed_outbound_hosts\"]",
             ],
         ),
         (

@@ -9,18 +9,22 @@
 //! component's own import of the same name.
 //!
 //! Spin wraps a dependency that does not inherit its parent's
-//! configuration in a deny adapter, so its capability imports fail at run
-//! time. This host has no such adapter yet; it refuses, at start-up, a
-//! dependency that imports a capability it does not inherit, and says
-//! which `inherit_configuration` would let it run. Nothing is granted
-//! that the manifest did not grant.
+//! configuration in a deny adapter, so its capability imports answer
+//! "nothing" or "denied". Here the environment and preopens of WASI 0.2
+//! are answered that way by the host (an import renamed for the
+//! dependency, [`crate::host::denied`]); a dependency importing any other
+//! capability it does not inherit is refused at start-up, naming the
+//! `inherit_configuration` that would let it run. Nothing is granted that
+//! the manifest did not grant.
 
 use std::collections::{BTreeMap, HashSet};
 
 use anyhow::{anyhow, bail, Context as _, Result};
 use spinshim_app::dependencies::{capability_group, DependencyName, InheritConfiguration};
-use wac_graph::types::{Package, SubtypeChecker, WorldId};
-use wac_graph::{CompositionGraph, EncodeOptions, NodeId};
+use wac_graph::types::{ItemKind, Package, SubtypeChecker, WorldId};
+use wac_graph::{CompositionGraph, EncodeOptions, ImportError, NodeId};
+
+use crate::host::denied::denied_name;
 
 /// One dependency, its Wasm read (and made a component).
 pub struct Dependency<'a> {
@@ -67,7 +71,13 @@ pub fn compose(id: &str, component: Vec<u8>, dependencies: Vec<Dependency<'_>>) 
         let package = format!("spinshim:dependency{index}");
         let (world, node) = instantiate(&mut graph, &package, dependency.component)
             .with_context(|| format!("{what}: dependency \"{}\"", dependency.key))?;
-        refuse_uninherited_capabilities(&what, &graph, world, dependency.key, dependency.inherit)?;
+        deny_uninherited_capabilities(
+            &what,
+            &mut graph,
+            (world, node),
+            dependency.key,
+            dependency.inherit,
+        )?;
         for import in matched {
             plugs.entry(import.clone()).or_default().push(index);
         }
@@ -137,28 +147,58 @@ fn instantiate(
     Ok((world, graph.instantiate(package)))
 }
 
-/// Fails when the dependency imports an interface of a capability group
-/// it does not inherit (see the module docs for why this refuses).
-fn refuse_uninherited_capabilities(
+/// `kind` as an instance of a copy of its interface named `name`: wac
+/// merges imports of one interface into one, which would hand the
+/// dependency its parent's import again.
+fn renamed_interface(graph: &mut CompositionGraph, kind: ItemKind, name: &str) -> ItemKind {
+    let ItemKind::Instance(interface) = kind else {
+        return kind;
+    };
+    let mut copy = graph.types()[interface].clone();
+    copy.id = Some(name.to_owned());
+    ItemKind::Instance(graph.types_mut().add_interface(copy))
+}
+
+/// Plugs each capability import of a dependency that it does not inherit
+/// with the host's denied answer, or fails where there is none (see the
+/// module docs).
+fn deny_uninherited_capabilities(
     what: &str,
-    graph: &CompositionGraph,
-    world: WorldId,
+    graph: &mut CompositionGraph,
+    (world, node): (WorldId, NodeId),
     key: &str,
     inherit: &InheritConfiguration,
 ) -> Result<()> {
-    for import in graph.types()[world].imports.keys() {
-        let Some(group) = capability_group(import) else {
+    let imports: Vec<(String, ItemKind)> = graph.types()[world]
+        .imports
+        .iter()
+        .map(|(name, kind)| (name.clone(), *kind))
+        .collect();
+    for (import, kind) in imports {
+        let Some(group) = capability_group(&import) else {
             continue;
         };
-        if !inherit.inherits(group) {
+        if inherit.inherits(group) {
+            continue;
+        }
+        let Some(denied) = denied_name(&import) else {
             bail!(
                 "{what}: dependency \"{key}\" imports {import}, which needs the \"{group}\" \
                  configuration it does not inherit. Spin would deny it at run time; this host \
-                 cannot yet deny capabilities inside a dependency and refuses it instead: add \
+                 cannot yet deny that interface inside a dependency and refuses it instead: add \
                  inherit_configuration = [\"{group}\"] (or true) to the dependency if it may \
-                 use them"
+                 use it"
             );
-        }
+        };
+        let kind = renamed_interface(graph, kind, &denied);
+        let plug = match graph.import(denied.as_str(), kind) {
+            Ok(plug) => plug,
+            Err(ImportError::ImportAlreadyExists { node, .. }) => node,
+            Err(err) => return Err(anyhow!("{what}: denying {import}: {err:#}")),
+        };
+        graph
+            .set_instantiation_argument(node, &import, plug)
+            .with_context(|| format!("{what}: dependency \"{key}\": denying {import}"))?;
     }
     Ok(())
 }

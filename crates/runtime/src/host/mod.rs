@@ -30,6 +30,7 @@ macro_rules! same_variant {
 }
 
 mod channel_stream;
+pub(crate) mod denied;
 pub mod key_value;
 pub mod outbound_http;
 pub mod outbound_mqtt;
@@ -310,6 +311,7 @@ impl AppHost {
 pub fn add_to_linker(linker: &mut Linker<InstanceState>) -> Result<()> {
     wasmtime_wasi::p2::add_to_linker_async(linker)?;
     wasmtime_wasi::p3::add_to_linker(linker)?;
+    denied::add_to_linker(linker)?;
     // wasi:http/types 0.2 here; its outgoing-handler is outbound HTTP's.
     let options = wasmtime_wasi_http::p2::bindings::LinkOptions::default();
     wasmtime_wasi_http::p2::bindings::http::types::add_to_linker::<_, wasmtime_wasi_http::WasiHttp>(
