@@ -1,10 +1,25 @@
 //! `spinshim up` running guests in other shapes than one current
-//! component: Spin 4.0's WASIp3 release candidate (spin-sdk 6), and
-//! components composed with their dependencies at load.
+//! component: WASI release candidates (Spin 4.0's WASIp3 one, Spin 2.1's
+//! wasi:http 2023-11-10), and components composed with their dependencies
+//! at load.
 
 use anyhow::Result;
 use spinshim_tests::assertions::*;
-use spinshim_tests::{free_port, get, sample_app, Up};
+use spinshim_tests::servers::http_echo;
+use spinshim_tests::{free_port, get, sample_app, send, Req, Up};
+
+/// Fails unless the built fixture `file` names each of `names`, so a
+/// fixture that stopped using the ABI cannot pass for testing it.
+fn assert_fixture_names(file: &str, names: &[&str]) -> Result<()> {
+    let code = std::fs::read(wasm(file))?;
+    for name in names {
+        assert!(
+            code.windows(name.len()).any(|w| w == name.as_bytes()),
+            "{file} no longer names {name}: it tests nothing"
+        );
+    }
+    Ok(())
+}
 
 /// spin-sdk 6 guests name every WASIp3 interface at
 /// `0.3.0-rc-2026-03-15`: the handler they export, the client and clocks
@@ -12,17 +27,14 @@ use spinshim_tests::{free_port, get, sample_app, Up};
 #[tokio::test(flavor = "multi_thread")]
 async fn a_spin_4_guest_on_the_wasip3_release_candidate_serves_with_outbound_clocks_and_variables(
 ) -> Result<()> {
-    let code = std::fs::read(wasm("http_p3_rc.wasm"))?;
-    for name in [
-        "wasi:http/handler@0.3.0-rc-2026-03-15",
-        "wasi:http/client@0.3.0-rc-2026-03-15",
-        "wasi:clocks/monotonic-clock@0.3.0-rc-2026-03-15",
-    ] {
-        assert!(
-            code.windows(name.len()).any(|w| w == name.as_bytes()),
-            "the fixture no longer names {name}: it tests nothing"
-        );
-    }
+    assert_fixture_names(
+        "http_p3_rc.wasm",
+        &[
+            "wasi:http/handler@0.3.0-rc-2026-03-15",
+            "wasi:http/client@0.3.0-rc-2026-03-15",
+            "wasi:clocks/monotonic-clock@0.3.0-rc-2026-03-15",
+        ],
+    )?;
     let up = Up::start(&sample_app("http-p3-rc"), &[], &[])?;
     let cases = [
         ("/hello", 200, "hello from spin-sdk 6".to_string()),
@@ -52,6 +64,75 @@ async fn a_spin_4_guest_on_the_wasip3_release_candidate_serves_with_outbound_clo
             up.output().join("\n")
         );
     }
+    Ok(())
+}
+
+/// A guest bound from wasi:http 0.2.0-rc-2023-11-10's WIT: its handler,
+/// body streams and trailers (`future-trailers.get` has that candidate's
+/// shape), and outgoing requests with the candidate's `-ms` options.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_wasi_http_2023_11_10_guest_serves_reads_bodies_and_sends_requests() -> Result<()> {
+    assert_fixture_names(
+        "http_rc_2023_11_10.wasm",
+        &[
+            "wasi:http/incoming-handler@0.2.0-rc-2023-11-10",
+            "wasi:http/outgoing-handler@0.2.0-rc-2023-11-10",
+            "wasi:io/streams@0.2.0-rc-2023-11-10",
+            "[method]future-trailers.get",
+            "[method]request-options.set-connect-timeout-ms",
+        ],
+    )?;
+    let echo = http_echo()?;
+    let port = echo.addr.port();
+    let manifest = one_component_manifest(
+        "rc",
+        "/...",
+        "rc",
+        &format!(
+            "source = {:?}\nallowed_outbound_hosts = [\"http://127.0.0.1:{port}\"]",
+            wasm("http_rc_2023_11_10.wasm")
+        ),
+    );
+    let dir = temp_app(&manifest)?;
+    let up = Up::start(dir.path(), &[], &[])?;
+    let log = || up.output().join("\n");
+
+    let hello = get(up.addr, "/hello").await?;
+    assert_eq!(
+        (hello.status, hello.text()),
+        (200, "hello from wasi:http 0.2.0-rc-2023-11-10".to_string()),
+        "{}",
+        log()
+    );
+    let echoed = send(
+        up.addr,
+        Req {
+            method: "POST",
+            target: "/echo",
+            headers: &[],
+            body: b"ping from the test",
+        },
+    )
+    .await?;
+    assert_eq!(
+        (echoed.status, echoed.text(), echoed.header("x-trailers")),
+        (200, "ping from the test".to_string(), Some("none")),
+        "{}",
+        log()
+    );
+    let outbound = get(up.addr, &format!("/http?url=http://127.0.0.1:{port}/a")).await?;
+    assert!(
+        outbound.status == 200 && outbound.text().starts_with("200\necho GET /a HTTP/1.1"),
+        "allowed outbound: {outbound:?}\n{}",
+        log()
+    );
+    let denied = get(up.addr, "/http?url=http://127.0.0.1:1/").await?;
+    assert_eq!(
+        (denied.status, denied.text()),
+        (502, "ERR HttpRequestDenied".to_string()),
+        "{}",
+        log()
+    );
     Ok(())
 }
 

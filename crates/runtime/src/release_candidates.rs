@@ -1,18 +1,26 @@
-//! WASI release candidates that equal a release, renamed to that release
-//! before compiling.
+//! WASI release candidates that (nearly) equal a release, renamed to that
+//! release before compiling.
 //!
-//! Spin 4.0's Rust SDK (spin-sdk 6, wasip3 0.6) builds guests against
-//! `wasi:*@0.3.0-rc-2026-03-15`. Those interfaces are the `@0.3.0` that
-//! wasmtime 48 serves, function for function and type for type; only the
-//! version in the names differs. wasmtime links prerelease versions only
-//! by exact name, so rather than a second copy of every WASIp3 linker
-//! entry (and a second HTTP handler path), the component's own top-level
-//! import and export names are rewritten to the release. Everything else
-//! is copied as it is: core modules byte for byte, nested components with
-//! their names, because those are wired by name inside the component.
+//! wasmtime links prerelease versions only by exact name. Rather than a
+//! second copy of every linker entry (and a second HTTP handler path) for
+//! each candidate, the component's own top-level import and export names
+//! are rewritten to the release, so the release's host serves it:
 //!
-//! The 2023 wasi:http candidates differ from 0.2 in their functions and
-//! are served by their own bindings instead (not here).
+//! - Spin 4.0's Rust SDK (spin-sdk 6, wasip3 0.6) builds against
+//!   `wasi:*@0.3.0-rc-2026-03-15`: the `@0.3.0` of wasmtime 48, function
+//!   for function and type for type.
+//! - Spin 2.1-era guests use `wasi:*@0.2.0-rc-2023-11-10`. Its io, clocks,
+//!   random, cli and filesystem are 0.2's; its wasi:http differs in
+//!   seven functions of `types`: the request-options accessors end in `-ms`
+//!   (same types), renamed here to 0.2's names, and `future-trailers.get`
+//!   has one result layer less, renamed to [`FUTURE_TRAILERS_GET_RC_2023_11_10`],
+//!   which [`add_to_linker`] serves. (Its sockets differ more; a guest
+//!   importing them fails to link, naming the function.)
+//!
+//! Everything else is copied as it is: core modules byte for byte, nested
+//! components with their names, because those are wired by name inside
+//! the component. The 2023-10-18 candidate differs from 0.2 throughout and
+//! is not served.
 
 use std::borrow::Cow;
 use std::collections::HashSet;
@@ -20,23 +28,94 @@ use std::collections::HashSet;
 use anyhow::{anyhow, Result};
 use wasm_encoder::reencode::{self, ReencodeComponent};
 use wasm_encoder::{ComponentExternName, ComponentSectionId, RawSection};
+use wasmtime::component::{Linker, Resource};
+use wasmtime::StoreContextMut;
+use wasmtime_wasi_http::p2::bindings::http::types::{self, ErrorCode};
+use wasmtime_wasi_http::p2::body;
+use wasmtime_wasi_http::WasiHttpView as _;
 
-/// Version suffixes of candidates identical to a release, with that release.
-const SAME_AS_RELEASE: &[(&str, &str)] = &[("@0.3.0-rc-2026-03-15", "@0.3.0")];
+use crate::store::InstanceState;
+
+/// A candidate served as a release.
+struct Candidate {
+    /// Its version suffix.
+    suffix: &'static str,
+    /// The release's.
+    release: &'static str,
+    /// Function names (inside its imported instances) that differ from the
+    /// release's, with the names they get.
+    renamed_members: &'static [(&'static str, &'static str)],
+}
+
+const CANDIDATES: &[Candidate] = &[
+    Candidate {
+        suffix: "@0.3.0-rc-2026-03-15",
+        release: "@0.3.0",
+        renamed_members: &[],
+    },
+    Candidate {
+        suffix: "@0.2.0-rc-2023-11-10",
+        release: "@0.2.0",
+        renamed_members: &[
+            (
+                "[method]request-options.connect-timeout-ms",
+                "[method]request-options.connect-timeout",
+            ),
+            (
+                "[method]request-options.set-connect-timeout-ms",
+                "[method]request-options.set-connect-timeout",
+            ),
+            (
+                "[method]request-options.first-byte-timeout-ms",
+                "[method]request-options.first-byte-timeout",
+            ),
+            (
+                "[method]request-options.set-first-byte-timeout-ms",
+                "[method]request-options.set-first-byte-timeout",
+            ),
+            (
+                "[method]request-options.between-bytes-timeout-ms",
+                "[method]request-options.between-bytes-timeout",
+            ),
+            (
+                "[method]request-options.set-between-bytes-timeout-ms",
+                "[method]request-options.set-between-bytes-timeout",
+            ),
+            (
+                "[method]future-trailers.get",
+                FUTURE_TRAILERS_GET_RC_2023_11_10,
+            ),
+        ],
+    },
+];
+
+/// The name 2023-11-10's `future-trailers.get` is linked under: it returns
+/// `option<result<option<trailers>, error-code>>`, where 0.2 wraps the
+/// inner result in one more `result`.
+pub const FUTURE_TRAILERS_GET_RC_2023_11_10: &str = "[method]future-trailers.get-rc20231110";
+
+/// The wasi:http types instance wasmtime-wasi-http 48 links (0.2 imports
+/// match it by semver).
+const LINKED_HTTP_TYPES: &str = "wasi:http/types@0.2.12";
 
 /// `component` with its top-level `wasi:` names at a candidate from
-/// [`SAME_AS_RELEASE`] renamed to the release; borrowed when it has none.
+/// [`CANDIDATES`] renamed to the release (and the candidate's differing
+/// members renamed); borrowed when it has none.
 /// A component that would then import or export one name twice (it used
 /// the candidate and the release side by side) is refused; errors start
 /// with `what`.
 pub fn rename_to_releases<'a>(what: &str, component: &'a [u8]) -> Result<Cow<'a, [u8]>> {
-    let mentions_candidate = SAME_AS_RELEASE
+    let mentioned: Vec<&'static Candidate> = CANDIDATES
         .iter()
-        .any(|(candidate, _)| memchr::memmem::find(component, candidate.as_bytes()).is_some());
-    if !mentions_candidate {
+        .filter(|c| memchr::memmem::find(component, c.suffix.as_bytes()).is_some())
+        .collect();
+    if mentioned.is_empty() {
         return Ok(Cow::Borrowed(component));
     }
-    let mut renamer = Renamer::default();
+    let mut renamer = Renamer {
+        candidates: mentioned,
+        ..Renamer::default()
+    };
     let mut renamed = wasm_encoder::Component::new();
     renamer
         .parse_component(&mut renamed, wasmparser::Parser::new(0), component)
@@ -50,27 +129,46 @@ pub fn rename_to_releases<'a>(what: &str, component: &'a [u8]) -> Result<Cow<'a,
     Ok(Cow::Owned(renamed.finish()))
 }
 
-/// The release `name` equals, if it is a `wasi:` name at such a candidate.
-fn release_name(name: &str) -> Option<String> {
-    if !name.starts_with("wasi:") {
-        return None;
-    }
-    SAME_AS_RELEASE.iter().find_map(|(candidate, release)| {
-        name.strip_suffix(candidate)
-            .map(|interface| format!("{interface}{release}"))
-    })
-}
-
-/// Re-encodes a component, renaming at depth 0 only.
+/// Re-encodes a component: top-level names at a mentioned candidate
+/// become the release's, and the candidates' differing members are
+/// renamed in the outer component's types and aliases.
 #[derive(Default)]
 struct Renamer {
+    candidates: Vec<&'static Candidate>,
+    /// Nesting of everything (types included): 0 is the top level.
     depth: u32,
+    /// Nesting of components only.
+    component_depth: u32,
     renamed_any: bool,
     imports: HashSet<String>,
     exports: HashSet<String>,
 }
 
 impl Renamer {
+    /// The release `name` equals, if it is a `wasi:` name at a candidate.
+    fn release_name(&self, name: &str) -> Option<String> {
+        if !name.starts_with("wasi:") {
+            return None;
+        }
+        self.candidates.iter().find_map(|c| {
+            name.strip_suffix(c.suffix)
+                .map(|interface| format!("{interface}{}", c.release))
+        })
+    }
+
+    /// A member name of the outer component's instances, renamed when a
+    /// mentioned candidate renames it.
+    fn member<'n>(&self, name: &'n str) -> &'n str {
+        if self.component_depth > 0 {
+            return name;
+        }
+        self.candidates
+            .iter()
+            .flat_map(|c| c.renamed_members)
+            .find(|(from, _)| *from == name)
+            .map_or(name, |(_, to)| to)
+    }
+
     /// `name`, renamed when it is a top-level candidate name; `kind` is
     /// "import" or "export". Top-level names are remembered per kind to
     /// catch a rename that collides.
@@ -84,7 +182,7 @@ impl Renamer {
             return Ok(encoded);
         }
         let original = encoded.name.to_string();
-        if let Some(release) = release_name(&original) {
+        if let Some(release) = self.release_name(&original) {
             encoded.name = Cow::Owned(release);
             self.renamed_any = true;
         }
@@ -115,6 +213,62 @@ impl ReencodeComponent for Renamer {
 
     fn pop_depth(&mut self) {
         self.depth -= 1;
+    }
+
+    fn parse_component_subcomponent(
+        &mut self,
+        component: &mut wasm_encoder::Component,
+        parser: wasmparser::Parser,
+        subcomponent: &[u8],
+        whole_component: &[u8],
+    ) -> Result<(), reencode::Error<String>> {
+        self.component_depth += 1;
+        let parsed = reencode::component_utils::parse_component_subcomponent(
+            self,
+            component,
+            parser,
+            subcomponent,
+            whole_component,
+        );
+        self.component_depth -= 1;
+        parsed
+    }
+
+    fn parse_component_instance_type_declaration(
+        &mut self,
+        instance: &mut wasm_encoder::InstanceType,
+        decl: wasmparser::InstanceTypeDeclaration<'_>,
+    ) -> Result<(), reencode::Error<String>> {
+        match decl {
+            wasmparser::InstanceTypeDeclaration::Export { name, ty } => {
+                let ty = self.component_type_ref(ty)?;
+                let mut encoded = ComponentExternName::from(name);
+                encoded.name = Cow::Owned(self.member(&encoded.name).to_owned());
+                instance.export(encoded, ty);
+                Ok(())
+            }
+            other => reencode::component_utils::parse_component_instance_type_declaration(
+                self, instance, other,
+            ),
+        }
+    }
+
+    fn component_alias<'a>(
+        &mut self,
+        alias: wasmparser::ComponentAlias<'a>,
+    ) -> Result<wasm_encoder::Alias<'a>, reencode::Error<String>> {
+        match alias {
+            wasmparser::ComponentAlias::InstanceExport {
+                kind,
+                instance_index,
+                name,
+            } => Ok(wasm_encoder::Alias::InstanceExport {
+                instance: self.component_instance_index(instance_index),
+                kind: kind.into(),
+                name: self.member(name),
+            }),
+            other => reencode::component_utils::component_alias(self, other),
+        }
     }
 
     /// Core modules are copied as they are: nothing in them is renamed and
@@ -159,6 +313,27 @@ impl ReencodeComponent for Renamer {
         exports.export(name, export.kind.into(), index, ty);
         Ok(())
     }
+}
+
+/// Links what the candidates' renamed members need beyond the release:
+/// 2023-11-10's `future-trailers.get`, answered from 0.2's.
+pub(crate) fn add_to_linker(linker: &mut Linker<InstanceState>) -> Result<()> {
+    linker.instance(LINKED_HTTP_TYPES)?.func_wrap(
+        FUTURE_TRAILERS_GET_RC_2023_11_10,
+        |mut store: StoreContextMut<'_, InstanceState>,
+         (trailers,): (Resource<body::HostFutureTrailers>,)| {
+            let mut http = store.data_mut().http();
+            let got = types::HostFutureTrailers::get(&mut http, trailers)?;
+            let got = got.map(|once| match once {
+                Ok(result) => result,
+                Err(()) => Err(ErrorCode::InternalError(Some(
+                    "the trailers were taken already".into(),
+                ))),
+            });
+            Ok((got,))
+        },
+    )?;
+    Ok(())
 }
 
 #[cfg(test)]
@@ -228,8 +403,8 @@ mod tests {
                 "wasi:http/handler@0.3.0",
             ),
             (
-                "wasi:io/poll@0.2.0-rc-2023-11-10",
-                "wasi:http/incoming-handler@0.2.0-rc-2023-11-10",
+                "wasi:io/poll@0.2.0-rc-2023-10-18",
+                "wasi:http/incoming-handler@0.2.0-rc-2023-10-18",
             ),
             (
                 "my:pkg/iface@0.3.0-rc-2026-03-15",
@@ -242,6 +417,65 @@ mod tests {
                 Cow::Borrowed(_)
             ));
         }
+    }
+
+    #[test]
+    fn members_2023_11_10_names_differently_are_renamed_in_types_and_aliases() {
+        let bytes = wat::parse_str(
+            r#"(component
+                 (type $types (instance
+                   (export "future-trailers" (type $ft (sub resource)))
+                   (export "request-options" (type $ro (sub resource)))
+                   (export "[method]future-trailers.get" (func (param "self" (borrow $ft)) (result u32)))
+                   (export "[method]request-options.connect-timeout-ms" (func (param "self" (borrow $ro)) (result (option u64))))))
+                 (import "wasi:http/types@0.2.0-rc-2023-11-10" (instance $i (type $types)))
+                 (alias export $i "[method]future-trailers.get" (func $get))
+                 (alias export $i "[method]request-options.connect-timeout-ms" (func $timeout)))"#,
+        )
+        .unwrap();
+        let renamed = rename_to_releases("c", &bytes).unwrap();
+        wasmparser::Validator::new().validate_all(&renamed).unwrap();
+        assert_eq!(names(&renamed).0, ["wasi:http/types@0.2.0"]);
+        let mut members = Vec::new();
+        for payload in wasmparser::Parser::new(0).parse_all(&renamed) {
+            match payload.unwrap() {
+                wasmparser::Payload::ComponentTypeSection(types) => {
+                    for ty in types {
+                        if let wasmparser::ComponentType::Instance(decls) = ty.unwrap() {
+                            for decl in decls.iter() {
+                                if let wasmparser::InstanceTypeDeclaration::Export {
+                                    name, ..
+                                } = decl
+                                {
+                                    members.push(name.name.to_string());
+                                }
+                            }
+                        }
+                    }
+                }
+                wasmparser::Payload::ComponentAliasSection(aliases) => {
+                    for alias in aliases {
+                        if let wasmparser::ComponentAlias::InstanceExport { name, .. } =
+                            alias.unwrap()
+                        {
+                            members.push(format!("alias {name}"));
+                        }
+                    }
+                }
+                _ => {}
+            }
+        }
+        assert_eq!(
+            members,
+            [
+                "future-trailers",
+                "request-options",
+                FUTURE_TRAILERS_GET_RC_2023_11_10,
+                "[method]request-options.connect-timeout",
+                "alias [method]future-trailers.get-rc20231110",
+                "alias [method]request-options.connect-timeout",
+            ]
+        );
     }
 
     #[test]

@@ -312,6 +312,7 @@ pub fn add_to_linker(linker: &mut Linker<InstanceState>) -> Result<()> {
     wasmtime_wasi::p2::add_to_linker_async(linker)?;
     wasmtime_wasi::p3::add_to_linker(linker)?;
     denied::add_to_linker(linker)?;
+    crate::release_candidates::add_to_linker(linker)?;
     // wasi:http/types 0.2 here; its outgoing-handler is outbound HTTP's.
     let options = wasmtime_wasi_http::p2::bindings::LinkOptions::default();
     wasmtime_wasi_http::p2::bindings::http::types::add_to_linker::<_, wasmtime_wasi_http::WasiHttp>(
