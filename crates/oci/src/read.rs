@@ -266,11 +266,7 @@ fn check_source(
 ) -> Result<(), Error> {
     for (key, dependency) in &component.dependencies {
         let content = &dependency.source.content;
-        let in_layer = content
-            .digest
-            .as_deref()
-            .is_some_and(|d| wasm.contains_key(d));
-        if !in_layer && content.inline.is_none() {
+        if !has_wasm(content, wasm) {
             return Err(Error::DependencyNotFound {
                 component: component.id.clone(),
                 dependency: key.clone(),
@@ -278,16 +274,20 @@ fn check_source(
             });
         }
     }
-    let content = &component.source.content;
-    let in_layer = content
-        .digest
-        .as_deref()
-        .is_some_and(|d| wasm.contains_key(d));
-    if in_layer || content.inline.is_some() {
+    if has_wasm(&component.source.content, wasm) {
         Ok(())
     } else {
         Err(missing_source(component))
     }
+}
+
+/// Whether `content`'s Wasm is in a layer or inline.
+fn has_wasm(content: &ContentRef, wasm: &HashMap<&str, &Layer<'_>>) -> bool {
+    let in_layer = content
+        .digest
+        .as_deref()
+        .is_some_and(|d| wasm.contains_key(d));
+    in_layer || content.inline.is_some()
 }
 
 /// The files the lock needs from archives (by digest), read out of the archive layers.

@@ -58,9 +58,8 @@ pub trait CodeSource: Sync {
         &'a self,
         component: &'a LockedComponent,
         key: &str,
-        dependency: &'a LockedDependency,
+        _dependency: &'a LockedDependency,
     ) -> Result<ComponentCode<'a>> {
-        let _ = dependency;
         bail!(
             "component \"{}\": dependency \"{key}\": this code source does not carry \
              dependencies",
@@ -126,7 +125,9 @@ pub fn composed_wasm(
         return Ok(None);
     }
     let what = format!("component \"{}\"", component.id);
-    let root = componentize(&what, &wasm_of(&what, code.code(component)?)?)?.into_owned();
+    // Each part is made servable before composing: a candidate's renamed
+    // members must match between a part's imports and what it is given.
+    let root = servable_component(&what, &wasm_of(&what, code.code(component)?)?)?.into_owned();
     let dependencies = component
         .dependencies
         .iter()
@@ -137,15 +138,15 @@ pub fn composed_wasm(
                 key,
                 export: dependency.export.as_deref(),
                 inherit: &dependency.inherit,
-                component: componentize(&what, &wasm)?.into_owned(),
+                component: servable_component(&what, &wasm)?.into_owned(),
             })
         })
         .collect::<Result<Vec<_>>>()?;
     compose::compose(&component.id, root, dependencies).map(Some)
 }
 
-/// The Wasm bytes of `code`, which must not be native code: composition
-/// works on Wasm.
+/// The Wasm bytes of `code` (its file read), refusing native code: only
+/// [`load`] takes our own precompiled code, and composition needs Wasm.
 fn wasm_of<'a>(what: &str, code: ComponentCode<'a>) -> Result<Cow<'a, [u8]>> {
     let bytes = match code {
         ComponentCode::Wasm(bytes) => Cow::Borrowed(bytes),
@@ -164,45 +165,33 @@ fn wasm_of<'a>(what: &str, code: ComponentCode<'a>) -> Result<Cow<'a, [u8]>> {
 
 /// Loads `code` into `engine`; errors name the component.
 pub fn load(engine: &Engine, id: &str, code: ComponentCode<'_>) -> Result<Component> {
-    match code {
-        ComponentCode::Wasm(bytes) => {
-            if Engine::detect_precompiled(bytes).is_some() {
-                bail!(
-                    "component \"{id}\": holds native code this host did not compile; \
-                     images must carry Wasm"
-                );
-            }
-            let bytes = servable_component(&format!("component \"{id}\""), bytes)?;
-            Component::new(engine, &bytes)
-                .map_err(anyhow::Error::from)
-                .with_context(|| format!("component \"{id}\": compiling"))
+    let what = format!("component \"{id}\"");
+    if let ComponentCode::OwnPrecompiled(bytes) = code {
+        if Engine::detect_precompiled(bytes) != Some(Precompiled::Component) {
+            bail!("{what}: its precompiled code is not component code");
         }
-        ComponentCode::WasmFile(path) => {
-            let bytes = std::fs::read(&path)
-                .with_context(|| format!("component \"{id}\": reading {}", path.display()))?;
-            let bytes = servable_component(&format!("component \"{id}\""), &bytes)?;
-            Component::new(engine, &bytes)
-                .map_err(anyhow::Error::from)
-                .with_context(|| format!("component \"{id}\": compiling {}", path.display()))
-        }
-        ComponentCode::OwnPrecompiled(bytes) => {
-            if Engine::detect_precompiled(bytes) != Some(Precompiled::Component) {
-                bail!("component \"{id}\": its precompiled code is not component code");
-            }
-            // SAFETY: the caller hands over only bytes our own `Precompiler`
-            // produced (see `ComponentCode::OwnPrecompiled`); wasmtime checks
-            // the version and settings recorded in them.
-            unsafe { Component::deserialize(engine, bytes) }
-                .map_err(anyhow::Error::from)
-                .with_context(|| format!("component \"{id}\": loading its precompiled code"))
-        }
+        // SAFETY: the caller hands over only bytes our own `Precompiler`
+        // produced (see `ComponentCode::OwnPrecompiled`); wasmtime checks
+        // the version and settings recorded in them.
+        return unsafe { Component::deserialize(engine, bytes) }
+            .map_err(anyhow::Error::from)
+            .with_context(|| format!("{what}: loading its precompiled code"));
     }
+    let compiling = match &code {
+        ComponentCode::WasmFile(path) => format!("compiling {}", path.display()),
+        _ => "compiling".to_owned(),
+    };
+    let wasm = wasm_of(&what, code)?;
+    let component = servable_component(&what, &wasm)?;
+    Component::new(engine, &component)
+        .map_err(anyhow::Error::from)
+        .with_context(|| format!("{what}: {compiling}"))
 }
 
 /// The component wasmtime compiles for `wasm`: a core module made a
-/// component, release-candidate names that equal a release renamed to it.
-/// The shim's precompiler and [`load`] both go through here, so cached code
-/// is the code `load` would have compiled.
+/// component, release-candidate names that match a release renamed to it.
+/// The shim's precompiler, [`load`] and composition all go through here, so
+/// cached code is the code `load` would have compiled.
 fn servable_component<'a>(what: &str, wasm: &'a [u8]) -> Result<Cow<'a, [u8]>> {
     match componentize(what, wasm)? {
         Cow::Borrowed(component) => rename_to_releases(what, component),
