@@ -366,14 +366,17 @@ async fn mqtt_messages_reach_the_component_and_survive_a_broker_restart() -> Res
     let app = temp_app(&mqtt_app(&broker))?;
     let up = Up::start_until_line(app.path(), &[], &[], "Subscribed to MQTT at")?;
     let mut answers = Subscriber::new(&broker, "out", None).await?;
+    // Every instance answers with the one client id of `reply_address`, and
+    // a broker drops a session whose id a second connection takes: so one
+    // answered message at a time ("fail" answers nothing).
+    let mut got = Vec::new();
     for (topic, message) in [("in/a", "one"), ("in/b", "fail"), ("in/b", "two")] {
         publish(&broker, topic, message.as_bytes()).await?;
-    }
-    let mut got = Vec::new();
-    while let Some(answer) = answers.next(Duration::from_secs(10)).await {
-        got.push(String::from_utf8_lossy(&answer.payload).into_owned());
-        if got.len() == 2 {
-            break;
+        if message == "fail" {
+            continue;
+        }
+        if let Some(answer) = answers.next(Duration::from_secs(10)).await {
+            got.push(String::from_utf8_lossy(&answer.payload).into_owned());
         }
     }
     got.sort();
