@@ -4,24 +4,29 @@
 //!
 //! A WASI preview1 module gets wasmtime's preview1 adapter: the command
 //! adapter when it exports `_start` (a WASI command: WAGI, the command
-//! trigger), the reactor adapter otherwise. Spin 1.x modules (wit-bindgen
-//! 0.2 exports such as `handle-http-request`) need Spin's own adapter for
-//! their old calling convention, which this host does not have yet; they
-//! are refused with a line saying so.
+//! trigger), the reactor adapter otherwise.
+//!
+//! A Spin 1.x module (wit-bindgen 0.2: it exports `handle-http-request` or
+//! `handle-redis-message` and imports `spin-config`, `key-value`, ...)
+//! carries no component type, but its calls already follow the canonical
+//! ABI that the unversioned `fermyon:spin` interfaces lower to, and
+//! wit-component takes its `canonical_abi_realloc` as the realloc. So
+//! [`spin_1`] renames its imports and handler exports to those interfaces'
+//! names and gives it their world as its component type; then it is
+//! adapted like any reactor module.
 
 use std::borrow::Cow;
 
-use anyhow::{bail, Context as _, Result};
+use anyhow::{Context as _, Result};
 use wasi_preview1_component_adapter_provider::{
     WASI_SNAPSHOT_PREVIEW1_ADAPTER_NAME, WASI_SNAPSHOT_PREVIEW1_COMMAND_ADAPTER,
     WASI_SNAPSHOT_PREVIEW1_REACTOR_ADAPTER,
 };
 
+mod spin_1;
+
 /// A core module's header: the Wasm magic and version 1.
 const CORE_MODULE_HEADER: &[u8] = b"\0asm\x01\x00\x00\x00";
-
-/// Exports of Spin 1.x (wit-bindgen 0.2) modules.
-const SPIN_1_EXPORTS: &[&str] = &["handle-http-request", "handle-redis-message"];
 
 /// Whether `bytes` are a core module (not a component).
 pub fn is_core_module(bytes: &[u8]) -> bool {
@@ -37,23 +42,19 @@ pub fn componentize<'a>(what: &str, bytes: &'a [u8]) -> Result<Cow<'a, [u8]>> {
     }
     let exports =
         export_names(bytes).with_context(|| format!("{what}: reading its core module"))?;
-    if let Some(spin_1) = exports
-        .iter()
-        .find(|name| SPIN_1_EXPORTS.contains(&name.as_str()))
-    {
-        bail!(
-            "{what} is a Spin 1.x core module (it exports {spin_1}): running these is not \
-             supported yet; rebuild it with a current Spin SDK"
-        );
-    }
-    let adapter = if exports.iter().any(|name| name == "_start") {
-        WASI_SNAPSHOT_PREVIEW1_COMMAND_ADAPTER
+    let spin_1_module;
+    let (module, adapter) = if spin_1::is_spin_1_module(&exports) {
+        spin_1_module = spin_1::as_typed_module(bytes)
+            .map_err(|err| anyhow::anyhow!("{what}: reading its Spin 1.x module: {err:#}"))?;
+        (&spin_1_module[..], WASI_SNAPSHOT_PREVIEW1_REACTOR_ADAPTER)
+    } else if exports.iter().any(|name| name == "_start") {
+        (bytes, WASI_SNAPSHOT_PREVIEW1_COMMAND_ADAPTER)
     } else {
-        WASI_SNAPSHOT_PREVIEW1_REACTOR_ADAPTER
+        (bytes, WASI_SNAPSHOT_PREVIEW1_REACTOR_ADAPTER)
     };
     let component = wit_component::ComponentEncoder::default()
         .validate(true)
-        .module(bytes)
+        .module(module)
         .and_then(|encoder| encoder.adapter(WASI_SNAPSHOT_PREVIEW1_ADAPTER_NAME, adapter))
         .and_then(|mut encoder| encoder.encode())
         .map_err(|err| {

@@ -14,6 +14,7 @@
 //! label it declares that no store defines stops start-up.
 
 mod redis_store;
+mod spin_v1;
 mod spin_v2;
 mod spin_v3;
 mod sqlite_store;
@@ -157,6 +158,7 @@ impl Capability for KeyValue {
         InstanceState: HasCapability<Self>,
     {
         let get = super::state_of::<Self>;
+        spin_v1::add_to_linker(linker, get)?;
         spin_v2::add_to_linker(linker, get)?;
         spin_v3::add_to_linker(linker, get)?;
         wasi_keyvalue::add_to_linker(linker, get)?;

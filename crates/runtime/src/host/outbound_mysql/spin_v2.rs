@@ -1,6 +1,8 @@
 //! `fermyon:spin/mysql@2.0.0` (spin-sdk 2 to 5 `mysql`): the 3.0 client
 //! with the shared `rdbms-types`, whose values are the same as 3.0's, and
-//! rows read in full.
+//! rows read in full. Spin 1.x's unversioned `fermyon:spin/mysql` has the
+//! same types and answers; each of its calls names the server and takes a
+//! pooled connection for itself.
 
 use wasmtime::component::{Linker, Resource};
 
@@ -16,10 +18,22 @@ mod bindings {
     });
 }
 
+mod legacy_bindings {
+    wasmtime::component::bindgen!({
+        path: "wit/spin-legacy",
+        world: "legacy-mysql-host",
+        imports: { default: async | trappable },
+        with: {
+            "fermyon:spin/rdbms-types": crate::host::outbound_mysql::spin_v2::bindings::fermyon::spin::rdbms_types,
+        },
+    });
+}
+
 use bindings::fermyon::spin::mysql;
 use bindings::fermyon::spin::rdbms_types::{
     self, Column, DbDataType, DbValue, Error, ParameterValue, RowSet,
 };
+use legacy_bindings::fermyon::spin::mysql::{self as legacy_mysql, MysqlError};
 
 type Answer<T> = wasmtime::Result<Result<T, Error>>;
 
@@ -109,6 +123,46 @@ impl mysql::HostConnection for InstanceMysql {
     }
 }
 
+fn legacy_error(err: Error3) -> MysqlError {
+    match err {
+        Error3::ConnectionFailed(m) => MysqlError::ConnectionFailed(m),
+        Error3::BadParameter(m) => MysqlError::BadParameter(m),
+        Error3::QueryFailed(m) => MysqlError::QueryFailed(m),
+        Error3::ValueConversionFailed(m) => MysqlError::ValueConversionFailed(m),
+        Error3::Other(m) => MysqlError::OtherError(m),
+    }
+}
+
+impl legacy_mysql::Host for InstanceMysql {
+    async fn query(
+        &mut self,
+        address: String,
+        statement: String,
+        params: Vec<ParameterValue>,
+    ) -> wasmtime::Result<Result<RowSet, MysqlError>> {
+        let params = params.into_iter().map(parameter).collect();
+        let rows = match self.component.open(&address).await {
+            Ok(connection) => client::query(&connection.conn, &statement, params).await,
+            Err(err) => Err(err),
+        };
+        Ok(rows.map(row_set).map_err(legacy_error))
+    }
+
+    async fn execute(
+        &mut self,
+        address: String,
+        statement: String,
+        params: Vec<ParameterValue>,
+    ) -> wasmtime::Result<Result<(), MysqlError>> {
+        let params = params.into_iter().map(parameter).collect();
+        let done = match self.component.open(&address).await {
+            Ok(connection) => client::execute(&connection.conn, &statement, params).await,
+            Err(err) => Err(err),
+        };
+        Ok(done.map_err(legacy_error))
+    }
+}
+
 pub(super) fn add_to_linker(
     linker: &mut Linker<InstanceState>,
     get: fn(&mut InstanceState) -> &mut InstanceMysql,
@@ -117,5 +171,9 @@ pub(super) fn add_to_linker(
     // 2.0 interface only reopens the same (empty) instance.
     rdbms_types::add_to_linker::<InstanceState, OutboundMysql>(linker, get)?;
     mysql::add_to_linker::<InstanceState, OutboundMysql>(linker, get)?;
+    // Spin 1.x's rdbms-types has only types, but a guest using them
+    // imports the (empty) instance all the same.
+    linker.instance("fermyon:spin/rdbms-types")?;
+    legacy_mysql::add_to_linker::<InstanceState, OutboundMysql>(linker, get)?;
     Ok(())
 }

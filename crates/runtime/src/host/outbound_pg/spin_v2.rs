@@ -1,6 +1,8 @@
 //! `fermyon:spin/postgres@2.0.0` (spin-sdk 2 to 5 `pg`): the 4.2 client
 //! with the shared `rdbms-types` (no dates, no unsigned integers in
-//! PostgreSQL).
+//! PostgreSQL). Spin 1.x's unversioned `fermyon:spin/postgres` has the
+//! same types and answers; each of its calls names the server and takes a
+//! pooled connection for itself.
 
 use wasmtime::component::{Linker, Resource};
 
@@ -16,10 +18,22 @@ mod bindings {
     });
 }
 
+mod legacy_bindings {
+    wasmtime::component::bindgen!({
+        path: "wit/spin-legacy",
+        world: "legacy-postgres-host",
+        imports: { default: async | trappable },
+        with: {
+            "fermyon:spin/rdbms-types": crate::host::outbound_pg::spin_v2::bindings::fermyon::spin::rdbms_types,
+        },
+    });
+}
+
 use bindings::fermyon::spin::postgres;
 use bindings::fermyon::spin::rdbms_types::{
     self, Column, DbDataType, DbValue, Error, ParameterValue, RowSet,
 };
+use legacy_bindings::fermyon::spin::postgres::{self as legacy_postgres, PgError};
 
 type Answer<T> = wasmtime::Result<Result<T, Error>>;
 
@@ -113,11 +127,76 @@ impl postgres::HostConnection for InstancePg {
     }
 }
 
+fn legacy_error(err: Error) -> PgError {
+    match err {
+        Error::ConnectionFailed(m) => PgError::ConnectionFailed(m),
+        Error::BadParameter(m) => PgError::BadParameter(m),
+        Error::QueryFailed(m) => PgError::QueryFailed(m),
+        Error::ValueConversionFailed(m) => PgError::ValueConversionFailed(m),
+        Error::Other(m) => PgError::OtherError(m),
+    }
+}
+
+impl InstancePg {
+    /// Runs one Spin 1.x call on a connection of its own to `address`.
+    async fn legacy_call<T, F>(
+        &mut self,
+        address: &str,
+        params: Vec<ParameterValue>,
+        call: impl FnOnce(std::sync::Arc<super::PooledClient>, Vec<v4::ParameterValue>) -> F,
+    ) -> wasmtime::Result<Result<T, PgError>>
+    where
+        F: std::future::Future<Output = Result<T, Error>>,
+    {
+        let params = match parameters(params) {
+            Ok(params) => params,
+            Err(err) => return Ok(Err(legacy_error(err))),
+        };
+        let answer = match self.component.open(address, None).await {
+            Ok(connection) => call(std::sync::Arc::clone(&connection.client), params).await,
+            Err(err) => Err(Error::from(err)),
+        };
+        Ok(answer.map_err(legacy_error))
+    }
+}
+
+impl legacy_postgres::Host for InstancePg {
+    async fn query(
+        &mut self,
+        address: String,
+        statement: String,
+        params: Vec<ParameterValue>,
+    ) -> wasmtime::Result<Result<RowSet, PgError>> {
+        self.legacy_call(&address, params, |client, params| async move {
+            let rows = client::query(&client, &statement, &params).await;
+            rows.map(row_set).map_err(Error::from)
+        })
+        .await
+    }
+
+    async fn execute(
+        &mut self,
+        address: String,
+        statement: String,
+        params: Vec<ParameterValue>,
+    ) -> wasmtime::Result<Result<u64, PgError>> {
+        self.legacy_call(&address, params, |client, params| async move {
+            let count = client::execute(&client, &statement, &params).await;
+            count.map_err(Error::from)
+        })
+        .await
+    }
+}
+
 pub(super) fn add_to_linker(
     linker: &mut Linker<InstanceState>,
     get: fn(&mut InstanceState) -> &mut InstancePg,
 ) -> anyhow::Result<()> {
     rdbms_types::add_to_linker::<InstanceState, OutboundPg>(linker, get)?;
     postgres::add_to_linker::<InstanceState, OutboundPg>(linker, get)?;
+    // Spin 1.x's rdbms-types has only types, but a guest using them
+    // imports the (empty) instance all the same.
+    linker.instance("fermyon:spin/rdbms-types")?;
+    legacy_postgres::add_to_linker::<InstanceState, OutboundPg>(linker, get)?;
     Ok(())
 }

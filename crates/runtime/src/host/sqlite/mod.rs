@@ -12,6 +12,7 @@
 //! label it declares that no database defines stops start-up.
 
 mod database;
+mod spin_v1;
 mod spin_v2;
 mod spin_v3;
 
@@ -163,6 +164,7 @@ impl Capability for Sqlite {
         InstanceState: HasCapability<Self>,
     {
         let get = super::state_of::<Self>;
+        spin_v1::add_to_linker(linker, get)?;
         spin_v2::add_to_linker(linker, get)?;
         spin_v3::add_to_linker(linker, get)?;
         Ok(())

@@ -1,5 +1,6 @@
 //! Variables: `fermyon:spin/variables@2.0.0`, `spin:variables@3.0.0` (async,
-//! for WASIp3 guests) and `wasi:config/store`.
+//! for WASIp3 guests), `wasi:config/store` and Spin 1.x's
+//! `fermyon:spin/config`.
 //!
 //! A guest sees only its own component's `variables` table, each entry a
 //! template over the application's variables. Values come from providers
@@ -40,7 +41,16 @@ mod wasi_config_bindings {
     });
 }
 
+mod v1_bindings {
+    wasmtime::component::bindgen!({
+        path: "wit/spin-legacy",
+        world: "legacy-config-host",
+        imports: { default: trappable },
+    });
+}
+
 use bindings::fermyon::spin::variables::{self as spin_variables, Error};
+use v1_bindings::fermyon::spin::config as spin_config_v1;
 use v3_bindings::spin::variables::variables as spin_variables_v3;
 use wasi_config_bindings::wasi::config::store as wasi_config;
 
@@ -81,6 +91,21 @@ impl VariablesState {
 impl spin_variables::Host for VariablesState {
     fn get(&mut self, name: String) -> wasmtime::Result<Result<String, Error>> {
         Ok(self.variables.get(&name))
+    }
+}
+
+/// `fermyon:spin/config` (Spin 1.x): Spin answers an undefined variable
+/// with `provider`, as its 1.x providers did.
+impl spin_config_v1::Host for VariablesState {
+    fn get_config(
+        &mut self,
+        key: String,
+    ) -> wasmtime::Result<Result<String, spin_config_v1::Error>> {
+        Ok(self.variables.get(&key).map_err(|err| match err {
+            Error::InvalidName(m) => spin_config_v1::Error::InvalidKey(m),
+            Error::Undefined(m) => spin_config_v1::Error::Provider(m),
+            Error::Provider(m) | Error::Other(m) => spin_config_v1::Error::Other(m),
+        }))
     }
 }
 
@@ -134,6 +159,7 @@ impl Capability for Variables {
         spin_variables::add_to_linker::<InstanceState, Variables>(linker, get)?;
         spin_variables_v3::add_to_linker::<InstanceState, Variables>(linker, get)?;
         wasi_config::add_to_linker::<InstanceState, Variables>(linker, get)?;
+        spin_config_v1::add_to_linker::<InstanceState, Variables>(linker, get)?;
         Ok(())
     }
 
