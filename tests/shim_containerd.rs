@@ -775,8 +775,10 @@ async fn a_command_job_gets_the_container_args_and_exits_with_its_code() -> Resu
     Ok(())
 }
 
-/// A pod with Redis-triggered components (spin-sdk 5 and 7) beside an
-/// HTTP one: messages published to a Redis server reach both, the Redis
+/// A pod with Redis-triggered components (spin-sdk 5 and 7, and a Spin
+/// 1.x core module, which the shim's compiler makes a component before it
+/// precompiles) beside an HTTP one: messages published to a Redis server
+/// reach all three, the Redis
 /// address comes from the container env as a variable, and SIGTERM stops
 /// the pod with exit 0.
 #[tokio::test(flavor = "multi_thread")]
@@ -800,6 +802,12 @@ async fn a_pod_runs_redis_triggered_components_beside_http() -> Result<()> {
                 &wasm("hello.wasm"),
                 "[[trigger.http]]\nroute = \"/...\"",
                 "",
+            ),
+            (
+                "v1",
+                &core_module("spin1.wasm"),
+                "[[trigger.redis]]\nchannel = \"pod\"",
+                &recording("pod-v1"),
             ),
             (
                 "v2",
@@ -840,7 +848,7 @@ async fn a_pod_runs_redis_triggered_components_beside_http() -> Result<()> {
             .command(&["PUBLISH", "pod", message])?
             .starts_with(":1"));
     }
-    for list in ["pod-v2", "pod-v3"] {
+    for list in ["pod-v1", "pod-v2", "pod-v3"] {
         let start = Instant::now();
         loop {
             let reply = redis.command(&["LRANGE", list, "0", "-1"])?;

@@ -1,7 +1,7 @@
 //! `spinshim up` running guests in other shapes than one current
 //! component: WASI release candidates (Spin 4.0's WASIp3 one, Spin 2.1's
-//! wasi:http 2023-11-10), and components composed with their dependencies
-//! at load.
+//! wasi:http 2023-11-10), Spin 1.x core modules, and components composed
+//! with their dependencies at load.
 
 use anyhow::Result;
 use spinshim_tests::assertions::*;
@@ -18,6 +18,65 @@ fn assert_fixture_names(file: &str, names: &[&str]) -> Result<()> {
             "{file} no longer names {name}: it tests nothing"
         );
     }
+    Ok(())
+}
+
+/// A Spin 1.x module (wit-bindgen 0.2 names and calls, a constructor
+/// reading the environment as wasi-libc's did then) serves through the
+/// unversioned interfaces: variables, a store that counts across requests,
+/// and the error values of an undefined variable, an unlisted store and a
+/// missing key.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_spin_1_core_module_serves_with_its_variables_and_store() -> Result<()> {
+    let code = std::fs::read(core_module("spin1.wasm"))?;
+    assert!(code.starts_with(b"\0asm\x01\0\0\0"), "not a core module");
+    for name in [
+        "handle-http-request",
+        "canonical_abi_realloc",
+        "spin-config",
+        "get-config",
+    ] {
+        assert!(
+            code.windows(name.len()).any(|w| w == name.as_bytes()),
+            "spin1.wasm no longer names {name}: it tests nothing"
+        );
+    }
+    // In memory: a fresh store, so the first `get` finds no key.
+    let up = Up::start(&sample_app("spin1"), &["--state-dir", ""], &[])?;
+    let first = get(up.addr, "/spin1/a/b?x=1").await?;
+    assert_eq!(
+        (first.status, first.header("x-spin1"), first.text()),
+        (
+            201,
+            Some("wit-bindgen 0.2"),
+            "hello from Spin 1.x\n\
+             method=GET uri=/spin1/a/b?x=1 path-info=/a/b\n\
+             visits before=0 first get=no-such-key\n\
+             undefined variable=provider(no variable for \"no_such_variable\")\n\
+             unlisted store=access-denied\n\
+             body bytes=-1\n"
+                .to_string()
+        ),
+        "{}",
+        up.output().join("\n")
+    );
+    let second = send(
+        up.addr,
+        Req {
+            method: "POST",
+            target: "/spin1/again",
+            headers: &[],
+            body: b"abc",
+        },
+    )
+    .await?;
+    let text = second.text();
+    assert!(
+        text.contains("method=POST uri=/spin1/again path-info=/again\n")
+            && text.contains("visits before=1 first get=\n")
+            && text.ends_with("body bytes=3\n"),
+        "{text}"
+    );
     Ok(())
 }
 

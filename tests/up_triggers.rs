@@ -1,7 +1,8 @@
 //! The non-HTTP triggers from `spinshim up`, against real servers the tests
 //! start on 127.0.0.1: the Redis trigger (`fermyon:spin/inbound-redis` of
 //! spin-sdk 5 and `spin:redis/inbound-redis@3.0.0` of spin-sdk 7, through
-//! `images/redis-trigger` and `images/redis-trigger-p3`), the MQTT trigger
+//! `images/redis-trigger` and `images/redis-trigger-p3`, and a Spin 1.x
+//! module's `handle-redis-message`, `images/spin1`), the MQTT trigger
 //! (`images/mqtt-trigger`), the command trigger (`images/command`), the
 //! WAGI executor (`images/wagi`), and apps with several trigger types side
 //! by side.
@@ -20,7 +21,7 @@ use spinshim_tests::mqtt::{publish, MqttBroker, Subscriber};
 use spinshim_tests::redis::RedisServer;
 use spinshim_tests::{free_port, get, run_to_exit, send, Req, Up};
 
-/// An app with both Redis guests on channel `{{ channel }}` of
+/// An app with the three Redis guests on channel `{{ channel }}` of
 /// `{{ redis_address }}` (each recording to its own list), and `hello` on
 /// HTTP `/...`.
 fn redis_app(redis_address: &str) -> String {
@@ -34,15 +35,16 @@ fn redis_app(redis_address: &str) -> String {
         wasm("hello.wasm").display()
     );
     for (id, file) in [
-        ("v2", "redis_trigger.wasm"),
-        ("v3", "redis_trigger_p3.wasm"),
+        ("v1", core_module("spin1.wasm")),
+        ("v2", wasm("redis_trigger.wasm")),
+        ("v3", wasm("redis_trigger_p3.wasm")),
     ] {
         text.push_str(&format!(
             "[[trigger.redis]]\nchannel = \"{{{{ channel }}}}\"\ncomponent = \"{id}\"\n\
              [component.{id}]\nsource = \"{}\"\n\
              allowed_outbound_hosts = [\"{{{{ redis_address }}}}\"]\n\
              variables = {{ list = \"got-{id}\", redis_address = \"{{{{ redis_address }}}}\" }}\n",
-            wasm(file).display()
+            file.display()
         ));
     }
     text
@@ -107,12 +109,12 @@ async fn redis_messages_reach_every_subscribed_component_beside_http() -> Result
     for message in ["a", "b", "fail", "trap", "c"] {
         publish_redis(&server, "messages", message)?;
     }
-    for list in ["got-v2", "got-v3"] {
+    for list in ["got-v1", "got-v2", "got-v3"] {
         wait_for_list(&server, list, &["1:a", "1:b", "1:c"])?;
     }
     // A failing guest is logged with its component and the channel, and
     // the trigger goes on.
-    for component in ["v2", "v3"] {
+    for component in ["v1", "v2", "v3"] {
         let needle = format!(
             "redis trigger: component \"{component}\" failed on a message from channel \
              \"messages\" at {}",
