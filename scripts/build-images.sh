@@ -22,7 +22,7 @@ core_target="wasm32-wasip1"
 if ! rustup target list --installed 2>/dev/null | grep -x "${core_target}" >/dev/null; then
     rustup target add "${core_target}" >/dev/null 2>&1 || rustup target add "${core_target}"
 fi
-cargo build --release --target "${core_target}" -p wagi -p command -p spin1
+cargo build --release --target "${core_target}" -p wagi -p command -p spin1 -p http-rc-2023-10-18
 
 out_dir="${images_dir}/target/${target}/release"
 shopt -s nullglob

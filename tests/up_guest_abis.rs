@@ -1,6 +1,6 @@
 //! `spinshim up` running guests in other shapes than one current
 //! component: WASI release candidates (Spin 4.0's WASIp3 one, Spin 2.1's
-//! wasi:http 2023-11-10), Spin 1.x core modules, and components composed
+//! wasi:http 2023-11-10, Spin 2.0's 2023-10-18), Spin 1.x core modules, and components composed
 //! with their dependencies at load.
 
 use anyhow::Result;
@@ -18,6 +18,61 @@ fn assert_fixture_names(file: &str, names: &[&str]) -> Result<()> {
             "{file} no longer names {name}: it tests nothing"
         );
     }
+    Ok(())
+}
+
+/// A spin-sdk 2.2 guest, built for WASI preview1 as Spin 2.0's were, on
+/// wasi:http 0.2.0-rc-2023-10-18: its handler, a body read and written
+/// through that candidate's streams, outgoing requests (a self request and
+/// a denied one, with the candidate's error) and a variable.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_spin_2_0_guest_on_wasi_http_2023_10_18_serves_sends_and_reads_variables() -> Result<()> {
+    let code = std::fs::read(core_module("http_rc_2023_10_18.wasm"))?;
+    for name in [
+        "wasi:http/incoming-handler@0.2.0-rc-2023-10-18",
+        "wasi:http/outgoing-handler@0.2.0-rc-2023-10-18",
+        "wasi:io/streams@0.2.0-rc-2023-10-18",
+        "wasi:io/poll@0.2.0-rc-2023-10-18",
+    ] {
+        assert!(
+            code.windows(name.len()).any(|w| w == name.as_bytes()),
+            "http_rc_2023_10_18.wasm no longer names {name}: it tests nothing"
+        );
+    }
+    let up = Up::start(&sample_app("http-rc-2023-10-18"), &[], &[])?;
+    let cases = [
+        ("/hello", 200, "hello from spin-sdk 2.2"),
+        ("/http?url=/hello", 200, "200\nhello from spin-sdk 2.2"),
+        (
+            "/http?url=http://127.0.0.1:1/",
+            502,
+            "ERR Error::UnexpectedError(\"ErrorCode::HttpRequestDenied\")",
+        ),
+        ("/variable?name=greeting", 200, "hi from a variable"),
+    ];
+    for (target, status, body) in cases {
+        let reply = get(up.addr, target).await?;
+        assert_eq!(
+            (reply.status, reply.text()),
+            (status, body.to_string()),
+            "GET {target}\n{}",
+            up.output().join("\n")
+        );
+    }
+    let body: Vec<u8> = (0..200_000u32).map(|i| (i % 251) as u8).collect();
+    let echo = send(
+        up.addr,
+        Req {
+            method: "POST",
+            target: "/echo",
+            headers: &[],
+            body: &body,
+        },
+    )
+    .await?;
+    assert_eq!(echo.status, 200);
+    assert_eq!(echo.header("x-echo-length"), Some("200000"));
+    assert!(echo.body[..] == body[..], "the echoed body differs");
     Ok(())
 }
 

@@ -17,10 +17,15 @@
 //!   which [`add_to_linker`] serves. (Its sockets differ more; a guest
 //!   importing them fails to link, naming the function.)
 //!
+//! - Spin 2.0-era guests (spin-sdk 2.x) use `wasi:http@0.2.0-rc-2023-10-18`,
+//!   which differs from 0.2 throughout. Only its `incoming-handler` export
+//!   is renamed (to 0.2's, whose function has the same shape); its imports
+//!   keep their names and are served by [`rc_2023_10_18`], whose resources
+//!   are 0.2's host types, so the 0.2 handler path serves the export.
+//!
 //! Everything else is copied as it is: core modules byte for byte, nested
 //! components with their names, because those are wired by name inside
-//! the component. The 2023-10-18 candidate differs from 0.2 throughout and
-//! is not served.
+//! the component.
 
 use std::borrow::Cow;
 use std::collections::HashSet;
@@ -36,12 +41,17 @@ use wasmtime_wasi_http::WasiHttpView as _;
 
 use crate::store::InstanceState;
 
+mod rc_2023_10_18;
+
 /// A candidate served as a release.
 struct Candidate {
     /// Its version suffix.
     suffix: &'static str,
     /// The release's.
     release: &'static str,
+    /// Whether only exports are renamed (the imports being served as
+    /// they are).
+    exports_only: bool,
     /// Function names (inside its imported instances) that differ from the
     /// release's, with the names they get.
     renamed_members: &'static [(&'static str, &'static str)],
@@ -51,11 +61,13 @@ const CANDIDATES: &[Candidate] = &[
     Candidate {
         suffix: "@0.3.0-rc-2026-03-15",
         release: "@0.3.0",
+        exports_only: false,
         renamed_members: &[],
     },
     Candidate {
         suffix: "@0.2.0-rc-2023-11-10",
         release: "@0.2.0",
+        exports_only: false,
         renamed_members: &[
             (
                 "[method]request-options.connect-timeout-ms",
@@ -86,6 +98,12 @@ const CANDIDATES: &[Candidate] = &[
                 FUTURE_TRAILERS_GET_RC_2023_11_10,
             ),
         ],
+    },
+    Candidate {
+        suffix: "@0.2.0-rc-2023-10-18",
+        release: "@0.2.0",
+        exports_only: true,
+        renamed_members: &[],
     },
 ];
 
@@ -145,15 +163,19 @@ struct Renamer {
 }
 
 impl Renamer {
-    /// The release `name` equals, if it is a `wasi:` name at a candidate.
-    fn release_name(&self, name: &str) -> Option<String> {
+    /// The release `name` equals, if it is a `wasi:` name at a candidate
+    /// that renames `kind`s ("import" or "export").
+    fn release_name(&self, kind: &str, name: &str) -> Option<String> {
         if !name.starts_with("wasi:") {
             return None;
         }
-        self.candidates.iter().find_map(|c| {
-            name.strip_suffix(c.suffix)
-                .map(|interface| format!("{interface}{}", c.release))
-        })
+        self.candidates
+            .iter()
+            .filter(|c| kind == "export" || !c.exports_only)
+            .find_map(|c| {
+                name.strip_suffix(c.suffix)
+                    .map(|interface| format!("{interface}{}", c.release))
+            })
     }
 
     /// A member name of the outer component's instances, renamed when a
@@ -182,7 +204,7 @@ impl Renamer {
             return Ok(encoded);
         }
         let original = encoded.name.to_string();
-        if let Some(release) = self.release_name(&original) {
+        if let Some(release) = self.release_name(kind, &original) {
             encoded.name = Cow::Owned(release);
             self.renamed_any = true;
         }
@@ -315,9 +337,10 @@ impl ReencodeComponent for Renamer {
     }
 }
 
-/// Links what the candidates' renamed members need beyond the release:
-/// 2023-11-10's `future-trailers.get`, answered from 0.2's.
+/// Links what the candidates need beyond the release: 2023-11-10's
+/// `future-trailers.get`, answered from 0.2's, and 2023-10-18's imports.
 pub(crate) fn add_to_linker(linker: &mut Linker<InstanceState>) -> Result<()> {
+    rc_2023_10_18::add_to_linker(linker)?;
     linker.instance(LINKED_HTTP_TYPES)?.func_wrap(
         FUTURE_TRAILERS_GET_RC_2023_11_10,
         |mut store: StoreContextMut<'_, InstanceState>,
@@ -396,15 +419,28 @@ mod tests {
     }
 
     #[test]
+    fn the_2023_10_18_handler_export_becomes_0_2_and_its_imports_stay() {
+        let bytes = component(
+            "wasi:io/poll@0.2.0-rc-2023-10-18",
+            "wasi:http/incoming-handler@0.2.0-rc-2023-10-18",
+        );
+        let renamed = rename_to_releases("c", &bytes).unwrap();
+        wasmparser::Validator::new().validate_all(&renamed).unwrap();
+        assert_eq!(
+            names(&renamed),
+            (
+                vec!["wasi:io/poll@0.2.0-rc-2023-10-18".to_string()],
+                vec!["wasi:http/incoming-handler@0.2.0".to_string()]
+            )
+        );
+    }
+
+    #[test]
     fn other_names_are_left_alone_without_copying() {
         for (import, export) in [
             (
                 "wasi:clocks/monotonic-clock@0.3.0",
                 "wasi:http/handler@0.3.0",
-            ),
-            (
-                "wasi:io/poll@0.2.0-rc-2023-10-18",
-                "wasi:http/incoming-handler@0.2.0-rc-2023-10-18",
             ),
             (
                 "my:pkg/iface@0.3.0-rc-2026-03-15",

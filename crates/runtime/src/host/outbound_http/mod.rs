@@ -18,7 +18,7 @@
 pub mod client;
 mod legacy;
 pub mod local;
-mod relative_urls;
+pub(crate) mod relative_urls;
 
 use std::future::Future;
 use std::sync::Arc;

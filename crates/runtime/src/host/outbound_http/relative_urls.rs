@@ -46,11 +46,7 @@ fn add_p2_to_linker(linker: &mut Linker<InstanceState>) -> Result<()> {
         )|
          -> wasmtime::Result<(HandleResult,)> {
             let mut http = store.data_mut().http();
-            if let Ok(outgoing) = http.table.get_mut(&request) {
-                if outgoing.authority.as_deref().is_none_or(str::is_empty) {
-                    outgoing.authority = Some(SELF_AUTHORITY.to_string());
-                }
-            }
+            give_relative_urls_self_authority(&mut http, &request);
             match outgoing_handler::Host::handle(&mut http, request, options) {
                 Ok(future) => Ok((Ok(future),)),
                 Err(err) => Ok((Err(types::Host::convert_error_code(&mut http, err)?),)),
@@ -58,6 +54,19 @@ fn add_p2_to_linker(linker: &mut Linker<InstanceState>) -> Result<()> {
         },
     )?;
     Ok(())
+}
+
+/// Gives a 0.2-shaped outgoing request without an authority (a relative
+/// URL) the authority [`SELF_AUTHORITY`], so it is sent as a self request.
+pub(crate) fn give_relative_urls_self_authority(
+    http: &mut WasiHttpCtxView<'_>,
+    request: &Resource<HostOutgoingRequest>,
+) {
+    if let Ok(outgoing) = http.table.get_mut(request) {
+        if outgoing.authority.as_deref().is_none_or(str::is_empty) {
+            outgoing.authority = Some(SELF_AUTHORITY.to_string());
+        }
+    }
 }
 
 /// `wasi:http/client.send` 0.3 through wasi-http, relative URLs first given
