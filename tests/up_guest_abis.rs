@@ -267,26 +267,34 @@ async fn a_component_composed_with_its_dependency_serves_through_it() -> Result<
 }
 
 /// Without `inherit_configuration` the dependency gets what Spin's deny
-/// adapter gives: no environment, no preopened directories, while the
-/// component itself keeps both.
+/// adapter gives: no environment, no preopened directories, no variables
+/// (`undefined`), no stores (`access-denied`), while the component itself
+/// keeps all of them; inheriting a group gives the dependency the
+/// component's.
 #[tokio::test(flavor = "multi_thread")]
-async fn a_dependency_sees_no_environment_or_files_it_does_not_inherit() -> Result<()> {
+async fn a_dependency_reaches_only_the_configuration_it_inherits() -> Result<()> {
+    let granted = "environment = { GREETING = \"hi there\" }\n\
+                   files = [\"data.txt\"]\n\
+                   key_value_stores = [\"default\"]\n\
+                   variables = { greeting = \"from the component\" }\n\
+                   [component.composed.dependencies]";
     let manifest = composed_manifest(
         "spinshim:demo/greeter",
         &format!("{{ path = {:?} }}", wasm("greeter.wasm")),
     )
-    .replace(
-        "[component.composed.dependencies]",
-        "environment = { GREETING = \"hi there\" }\n\
-         files = [\"data.txt\"]\n\
-         [component.composed.dependencies]",
-    );
+    .replace("[component.composed.dependencies]", granted);
     let dir = temp_app(&manifest)?;
     std::fs::write(dir.path().join("data.txt"), "data")?;
-    let up = Up::start(dir.path(), &[], &[])?;
+    let up = Up::start(dir.path(), &["--state-dir", ""], &[])?;
     for (target, body) in [
         ("/world", "hello, world (greeted by a dependency)"),
         ("/ls", "no files (greeted by a dependency)"),
+        (
+            "/var",
+            "variable error: Error::Undefined(\"fermyon:spin/variables@2.0.0 get: denied to a \
+             dependency that does not inherit the configuration\") (greeted by a dependency)",
+        ),
+        ("/kv", "store error: Error::AccessDenied (greeted by a dependency)"),
     ] {
         let reply = get(up.addr, target).await?;
         assert_eq!(
@@ -299,28 +307,35 @@ async fn a_dependency_sees_no_environment_or_files_it_does_not_inherit() -> Resu
     let inherited = composed_manifest(
         "spinshim:demo/greeter",
         &format!(
-            "{{ path = {:?}, inherit_configuration = [\"files\"] }}",
+            "{{ path = {:?}, inherit_configuration = [\"files\", \"variables\", \
+             \"key_value_stores\"] }}",
             wasm("greeter.wasm")
         ),
     )
-    .replace(
-        "[component.composed.dependencies]",
-        "files = [\"data.txt\"]\n[component.composed.dependencies]",
-    );
+    .replace("[component.composed.dependencies]", granted);
     let dir = temp_app(&inherited)?;
     std::fs::write(dir.path().join("data.txt"), "data")?;
-    let up = Up::start(dir.path(), &[], &[])?;
-    let reply = get(up.addr, "/ls").await?;
-    assert!(
-        reply.status == 200 && reply.text() == "files: data.txt (greeted by a dependency)",
-        "inherited files: {reply:?}\n{}",
-        up.output().join("\n")
-    );
+    let up = Up::start(dir.path(), &["--state-dir", ""], &[])?;
+    for (target, body) in [
+        ("/world", "hello, world (greeted by a dependency)"),
+        ("/ls", "files: data.txt (greeted by a dependency)"),
+        (
+            "/var",
+            "variable: from the component (greeted by a dependency)",
+        ),
+        ("/kv", "store opened (greeted by a dependency)"),
+    ] {
+        let reply = get(up.addr, target).await?;
+        assert_eq!(
+            (reply.status, reply.text()),
+            (200, body.to_string()),
+            "inherited: GET {target}\n{}",
+            up.output().join("\n")
+        );
+    }
     Ok(())
 }
 
-/// A manifest serving images/composed with `dependency` as the whole
-/// value of its one dependency key `key`.
 fn composed_manifest(key: &str, dependency: &str) -> String {
     one_component_manifest(
         "composed",
@@ -343,10 +358,8 @@ fn dependencies_that_cannot_be_composed_stop_start_up_naming_the_dependency() ->
                 &format!("{{ path = {:?} }}", wasm("outbound.wasm")),
             ),
             vec![
-                "component \"composed\": dependency \"spinshim:demo/greeter\" imports \
-                 wasi:http/outgoing-handler@",
-                "needs the \"allowed_outbound_hosts\" configuration it does not inherit",
-                "inherit_configuration = [\"allowed_outbound_hosts\"]",
+                "component \"composed\": dependency \"spinshim:demo/greeter\" does not export \
+                 spinshim:demo/greeter@0.1.0, which its import spinshim:demo/greeter@0.1.0 needs",
             ],
         ),
         (

@@ -10,12 +10,10 @@
 //!
 //! Spin wraps a dependency that does not inherit its parent's
 //! configuration in a deny adapter, so its capability imports answer
-//! "nothing" or "denied". Here the environment and preopens of WASI 0.2
-//! are answered that way by the host (an import renamed for the
-//! dependency, [`crate::host::denied`]); a dependency importing any other
-//! capability it does not inherit is refused at start-up, naming the
-//! `inherit_configuration` that would let it run. Nothing is granted that
-//! the manifest did not grant.
+//! "nothing" or "denied". Here the host answers them that way: each such
+//! import of the dependency is renamed to a `spinshim-denied:` import of
+//! the composition, which [`crate::host::denied`] serves. Nothing is
+//! granted that the manifest did not grant.
 
 use std::collections::{BTreeMap, HashSet};
 
@@ -160,8 +158,7 @@ fn renamed_interface(graph: &mut CompositionGraph, kind: ItemKind, name: &str) -
 }
 
 /// Plugs each capability import of a dependency that it does not inherit
-/// with the host's denied answer, or fails where there is none (see the
-/// module docs).
+/// with the host's denied answer (see the module docs).
 fn deny_uninherited_capabilities(
     what: &str,
     graph: &mut CompositionGraph,
@@ -182,13 +179,7 @@ fn deny_uninherited_capabilities(
             continue;
         }
         let Some(denied) = denied_name(&import) else {
-            bail!(
-                "{what}: dependency \"{key}\" imports {import}, which needs the \"{group}\" \
-                 configuration it does not inherit. Spin would deny it at run time; this host \
-                 cannot yet deny that interface inside a dependency and refuses it instead: add \
-                 inherit_configuration = [\"{group}\"] (or true) to the dependency if it may \
-                 use it"
-            );
+            continue;
         };
         let kind = renamed_interface(graph, kind, &denied);
         let plug = match graph.import(denied.as_str(), kind) {

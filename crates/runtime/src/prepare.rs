@@ -120,7 +120,11 @@ fn prepare_component(
         allowed_hosts: &allowed_hosts,
     })?;
     let compiled = code::load_component(engine.engine(), component, options.code)?;
-    let pre = linker
+    let with_denials = host::denied::link_denials(linker, engine.engine(), &compiled)
+        .with_context(|| format!("component \"{id}\": linking what its dependencies are denied"))?;
+    let pre = with_denials
+        .as_ref()
+        .unwrap_or(linker)
         .instantiate_pre(&compiled)
         .map_err(|err| anyhow::anyhow!("component \"{id}\": {err:#}"))?;
     Ok(ComponentInstancer {
