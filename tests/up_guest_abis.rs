@@ -294,7 +294,10 @@ async fn a_dependency_reaches_only_the_configuration_it_inherits() -> Result<()>
             "variable error: Error::Undefined(\"fermyon:spin/variables@2.0.0 get: denied to a \
              dependency that does not inherit the configuration\") (greeted by a dependency)",
         ),
-        ("/kv", "store error: Error::AccessDenied (greeted by a dependency)"),
+        (
+            "/kv",
+            "store error: Error::AccessDenied (greeted by a dependency)",
+        ),
     ] {
         let reply = get(up.addr, target).await?;
         assert_eq!(
