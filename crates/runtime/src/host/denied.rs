@@ -14,7 +14,8 @@
 //!   the component imports: what lists or may be absent answers empty or
 //!   none, what can fail fails with the interface's own denial
 //!   (`access-denied`, `HTTP-request-denied`, `destination-not-allowed`,
-//!   `invalid-address`, `connection-failed`, `invalid-input`, `undefined`),
+//!   `invalid-address`, `connection-failed`, `invalid-input`, `undefined`;
+//!   Spin 1.x's `provider` and `error`),
 //!   what returns nothing does nothing, and anything else (a method of a
 //!   resource the dependency cannot have obtained) traps.
 
@@ -81,6 +82,9 @@ const DENIALS: &[&str] = &[
     "connection-failed",
     "invalid-input",
     "undefined",
+    // Spin 1.x's config and Redis, which have no more specific case.
+    "provider",
+    "error",
 ];
 
 /// Links, on a copy of `linker`, the denied interfaces `component`
