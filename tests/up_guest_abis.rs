@@ -79,8 +79,8 @@ async fn a_spin_2_0_guest_on_wasi_http_2023_10_18_serves_sends_and_reads_variabl
 /// A Spin 1.x module (wit-bindgen 0.2 names and calls, a constructor
 /// reading the environment as wasi-libc's did then) serves through the
 /// unversioned interfaces: variables, a store that counts across requests,
-/// and the error values of an undefined variable, an unlisted store and a
-/// missing key.
+/// a SQLite query with a parameter, and the error values of an undefined
+/// variable, an unlisted store or database and a missing key.
 #[tokio::test(flavor = "multi_thread")]
 async fn a_spin_1_core_module_serves_with_its_variables_and_store() -> Result<()> {
     let code = std::fs::read(core_module("spin1.wasm"))?;
@@ -109,6 +109,7 @@ async fn a_spin_1_core_module_serves_with_its_variables_and_store() -> Result<()
              visits before=0 first get=no-such-key\n\
              undefined variable=provider(no variable for \"no_such_variable\")\n\
              unlisted store=access-denied\n\
+             sqlite=42 unlisted database=access-denied\n\
              body bytes=-1\n"
                 .to_string()
         ),

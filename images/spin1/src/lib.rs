@@ -31,9 +31,42 @@ extern "C" {
     #[link_name = "get"]
     fn kv_get(store: u32, key: *const u8, key_len: usize, ret: *mut u8);
     #[link_name = "set"]
-    fn kv_set(store: u32, key: *const u8, key_len: usize, value: *const u8, len: usize, ret: *mut u8);
+    fn kv_set(
+        store: u32,
+        key: *const u8,
+        key_len: usize,
+        value: *const u8,
+        len: usize,
+        ret: *mut u8,
+    );
     #[link_name = "close"]
     fn kv_close(store: u32);
+}
+
+#[link(wasm_import_module = "sqlite")]
+extern "C" {
+    #[link_name = "open"]
+    fn sqlite_open(name: *const u8, name_len: usize, ret: *mut u8);
+    #[link_name = "execute"]
+    fn sqlite_execute(
+        conn: u32,
+        statement: *const u8,
+        statement_len: usize,
+        parameters: *const SqliteValue,
+        parameters_len: usize,
+        ret: *mut u8,
+    );
+    #[link_name = "close"]
+    fn sqlite_close(conn: u32);
+}
+
+/// A sqlite `value`: the case at 0, an `integer` payload at 8.
+#[repr(C, align(8))]
+#[derive(Clone, Copy)]
+struct SqliteValue {
+    case: u32,
+    _pad: u32,
+    integer: i64,
 }
 
 #[link(wasm_import_module = "outbound-redis")]
@@ -61,11 +94,11 @@ struct RedisParameter {
 
 /// Where an import writes a `result`: the case at 0, its payload from 4.
 #[repr(C, align(4))]
-struct ReturnArea([u8; 16]);
+struct ReturnArea([u8; 20]);
 
 impl ReturnArea {
     fn new() -> Self {
-        ReturnArea([0; 16])
+        ReturnArea([0; 20])
     }
     fn ptr(&mut self) -> *mut u8 {
         self.0.as_mut_ptr()
@@ -92,7 +125,10 @@ fn config(key: &str) -> Result<String, String> {
         return Ok(String::from_utf8(ret.bytes(4)).unwrap());
     }
     let case = ["provider", "invalid-key", "invalid-schema", "other"][ret.byte(4) as usize];
-    Err(format!("{case}({})", String::from_utf8_lossy(&ret.bytes(8))))
+    Err(format!(
+        "{case}({})",
+        String::from_utf8_lossy(&ret.bytes(8))
+    ))
 }
 
 /// The key-value error case names, in their order.
@@ -129,7 +165,16 @@ fn get(store: u32, key: &str) -> Result<Vec<u8>, String> {
 
 fn set(store: u32, key: &str, value: &[u8]) -> Result<(), String> {
     let mut ret = ReturnArea::new();
-    unsafe { kv_set(store, key.as_ptr(), key.len(), value.as_ptr(), value.len(), ret.ptr()) };
+    unsafe {
+        kv_set(
+            store,
+            key.as_ptr(),
+            key.len(),
+            value.as_ptr(),
+            value.len(),
+            ret.ptr(),
+        )
+    };
     match ret.byte(0) {
         0 => Ok(()),
         _ => Err(kv_error(&ret)),
@@ -141,12 +186,75 @@ fn set(store: u32, key: &str, value: &[u8]) -> Result<(), String> {
 fn count_visit() -> Result<(u32, String), String> {
     let store = open("default")?;
     let (before, missing) = match get(store, "visits") {
-        Ok(value) => (String::from_utf8(value).unwrap().parse().unwrap(), String::new()),
+        Ok(value) => (
+            String::from_utf8(value).unwrap().parse().unwrap(),
+            String::new(),
+        ),
         Err(case) => (0, case),
     };
     set(store, "visits", (before + 1).to_string().as_bytes())?;
     unsafe { kv_close(store) };
     Ok((before, missing))
+}
+
+/// The sqlite error case names, in their order.
+const SQLITE_ERRORS: [&str; 5] = [
+    "no-such-database",
+    "access-denied",
+    "invalid-connection",
+    "database-full",
+    "io",
+];
+
+fn sqlite_open_named(name: &str) -> Result<u32, String> {
+    let mut ret = ReturnArea::new();
+    unsafe { sqlite_open(name.as_ptr(), name.len(), ret.ptr()) };
+    match ret.byte(0) {
+        0 => Ok(ret.word(4)),
+        _ => Err(SQLITE_ERRORS[ret.byte(4) as usize].to_string()),
+    }
+}
+
+/// `SELECT ? + 1` with 41 on the `default` database: the one integer of
+/// its one row, or the error case.
+fn sqlite_answer() -> Result<i64, String> {
+    let conn = sqlite_open_named("default")?;
+    let statement = "SELECT ? + 1";
+    let parameters = [SqliteValue {
+        case: 0,
+        _pad: 0,
+        integer: 41,
+    }];
+    let mut ret = ReturnArea::new();
+    unsafe {
+        sqlite_execute(
+            conn,
+            statement.as_ptr(),
+            statement.len(),
+            parameters.as_ptr(),
+            parameters.len(),
+            ret.ptr(),
+        )
+    };
+    unsafe { sqlite_close(conn) };
+    if ret.byte(0) != 0 {
+        return Err(SQLITE_ERRORS[ret.byte(4) as usize].to_string());
+    }
+    // query-result: columns at 4 (list<string>), rows at 12
+    // (list<row-result>, each a list<value> of 16-byte values).
+    let (rows, rows_len) = (ret.word(12) as *const u32, ret.word(16) as usize);
+    if rows_len != 1 {
+        return Err(format!("{rows_len} rows"));
+    }
+    let (values, values_len) = unsafe { (*rows as *const SqliteValue, *rows.add(1) as usize) };
+    if values_len != 1 {
+        return Err(format!("{values_len} values"));
+    }
+    let value = unsafe { *values };
+    match value.case {
+        0 => Ok(value.integer),
+        other => Err(format!("value case {other}")),
+    }
 }
 
 /// A host-allocated string or list handed to the export.
@@ -188,8 +296,18 @@ unsafe extern "C" fn handle_redis_message(message: *mut u8, len: usize) -> *cons
     let list = config("list").unwrap();
     let entry = format!("{handled}:{message}");
     let arguments = [
-        RedisParameter { case: 1, _pad: 0, ptr: list.as_ptr() as u32, len: list.len() as u32 },
-        RedisParameter { case: 1, _pad: 0, ptr: entry.as_ptr() as u32, len: entry.len() as u32 },
+        RedisParameter {
+            case: 1,
+            _pad: 0,
+            ptr: list.as_ptr() as u32,
+            len: list.len() as u32,
+        },
+        RedisParameter {
+            case: 1,
+            _pad: 0,
+            ptr: entry.as_ptr() as u32,
+            len: entry.len() as u32,
+        },
     ];
     let mut ret = ReturnArea::new();
     let command = "RPUSH";
@@ -259,13 +377,16 @@ unsafe extern "C" fn handle_http_request(
     let greeting = config("greeting").unwrap_or_else(|e| e);
     let undefined = config("no_such_variable").unwrap_err();
     let denied = open("forbidden").unwrap_err();
+    let sqlite = sqlite_answer().map_or_else(|e| e, |n| n.to_string());
+    let sqlite_denied = sqlite_open_named("forbidden").unwrap_err();
     let (visits, missing) = match count_visit() {
         Ok(counted) => counted,
         Err(case) => (u32::MAX, case),
     };
     let text = format!(
         "{greeting}\nmethod={} uri={uri} path-info={}\nvisits before={visits} first get={missing}\n\
-         undefined variable={undefined}\nunlisted store={denied}\nbody bytes={}\n",
+         undefined variable={undefined}\nunlisted store={denied}\n\
+         sqlite={sqlite} unlisted database={sqlite_denied}\nbody bytes={}\n",
         METHODS[method as usize],
         header("spin-path-info"),
         body.map_or(-1, |b| b.len() as i64),
@@ -296,7 +417,11 @@ unsafe extern "C" fn canonical_abi_realloc(
     let ptr = if old_len == 0 {
         alloc::alloc(Layout::from_size_align_unchecked(new_len, align))
     } else {
-        alloc::realloc(old, Layout::from_size_align_unchecked(old_len, align), new_len)
+        alloc::realloc(
+            old,
+            Layout::from_size_align_unchecked(old_len, align),
+            new_len,
+        )
     };
     if ptr.is_null() {
         std::process::abort();
