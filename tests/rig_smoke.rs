@@ -1,6 +1,7 @@
 //! The test rig itself (scripts/rig.sh): both containerds answer with the
 //! expected major versions, with the spin runtime and the pause image in
-//! place, and the registry answers the distribution API.
+//! place, the registry answers the distribution API, and the rig fetches
+//! Debian packages from the archive the machine's apt sources name.
 
 use spinshim_tests::rig::{Containerd, Rig};
 
@@ -77,5 +78,55 @@ async fn registry_answers_v2() {
     assert_eq!(
         reply.header("docker-distribution-api-version"),
         Some("registry/2.0")
+    );
+}
+
+/// What `apt_debian_mirror` (scripts/rig/lib.sh) answers for apt sources
+/// `files` (name, contents) in a scratch `/etc/apt`.
+fn mirror_for(files: &[(&str, &str)]) -> String {
+    let etc = tempfile::tempdir().unwrap();
+    std::fs::create_dir(etc.path().join("sources.list.d")).unwrap();
+    for (name, text) in files {
+        std::fs::write(etc.path().join(name), text).unwrap();
+    }
+    let lib = concat!(env!("CARGO_MANIFEST_DIR"), "/../scripts/rig/lib.sh");
+    let out = std::process::Command::new("bash")
+        .args(["-c", &format!(". {lib} && apt_debian_mirror")])
+        .env("APT_ETC", etc.path())
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    String::from_utf8(out.stdout).unwrap().trim().to_string()
+}
+
+#[test]
+fn the_debian_mirror_comes_from_the_apt_sources() {
+    let security = "Types: deb\nURIs: http://sec.example/debian-security\n\
+                    Suites: bookworm-security\nComponents: main\n\
+                    Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg\n\n";
+    let archive = "Types: deb\nURIs: http://mirror.example/debian/\n\
+                   Suites: bookworm bookworm-updates\nComponents: main\n";
+    let other = "Types: deb\nURIs: https://deb.nodesource.com/node_20.x\n\
+                 Suites: nodistro\nComponents: main\n";
+    assert_eq!(
+        mirror_for(&[
+            ("sources.list.d/other.sources", other),
+            (
+                "sources.list.d/debian.sources",
+                &format!("{security}{archive}")
+            ),
+        ]),
+        "http://mirror.example/debian"
+    );
+    let one_line = "# a comment\n\
+        deb http://security.debian.org/debian-security bookworm-security main\n\
+        deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] http://proxy.example:3142/deb bookworm main\n";
+    assert_eq!(
+        mirror_for(&[("sources.list", one_line)]),
+        "http://proxy.example:3142/deb"
+    );
+    assert_eq!(
+        mirror_for(&[("sources.list.d/other.sources", other)]),
+        "http://deb.debian.org/debian"
     );
 }

@@ -137,6 +137,56 @@ with_lock() {
     )
 }
 
+# The Debian archive the machine's apt sources name, as apt reaches it
+# (a local mirror, a proxy or a snapshot), so the rig fetches from where
+# the package tools do: the first enabled `deb` entry of the deb822
+# .sources files, then of the one-line sources.list files, that is a
+# Debian archive (signed by Debian's archive keyring or at a .../debian
+# path) and not a security archive. deb.debian.org when none is.
+# $APT_ETC (default /etc/apt) is where the sources are read from.
+apt_debian_mirror() {
+    local etc=${APT_ETC:-/etc/apt} f uri
+    for f in "$etc"/sources.list.d/*.sources; do
+        [ -f "$f" ] || continue
+        uri=$(awk '
+            function flush() {
+                if (types ~ /(^| )deb( |$)/ && enabled != "no" && uris != "" &&
+                    uris !~ /security/ && suites !~ /^[^ ]*-security$/ &&
+                    (signed ~ /debian-archive-keyring/ || uris ~ /\/debian\/?( |$)/)) {
+                    split(uris, u, " "); print u[1]; found = 1; exit
+                }
+                types = ""; uris = ""; suites = ""; signed = ""; enabled = ""
+            }
+            /^[ \t]*#/ { next }
+            /^[ \t]*$/ { flush(); next }
+            {
+                key = tolower($1); sub(/:$/, "", key); $1 = ""; sub(/^ +/, "")
+                if (key == "types") types = $0
+                else if (key == "uris") uris = $0
+                else if (key == "suites") suites = $0
+                else if (key == "signed-by") signed = $0
+                else if (key == "enabled") enabled = tolower($0)
+            }
+            END { if (!found) flush() }' "$f")
+        [ -n "$uri" ] && { echo "${uri%/}"; return 0; }
+    done
+    for f in "$etc"/sources.list "$etc"/sources.list.d/*.list; do
+        [ -f "$f" ] || continue
+        uri=$(awk '
+            $1 != "deb" { next }
+            {
+                line = $0; sub(/^deb[ \t]+/, "", line)
+                signed = ""
+                if (line ~ /^\[/) { signed = substr(line, 1, index(line, "]")); line = substr(line, index(line, "]") + 1) }
+                n = split(line, f, " ")
+                if (n >= 2 && f[1] !~ /security/ && f[2] !~ /-security$/ &&
+                    (signed ~ /debian-archive-keyring/ || f[1] ~ /\/debian\/?$/)) { print f[1]; exit }
+            }' "$f")
+        [ -n "$uri" ] && { echo "${uri%/}"; return 0; }
+    done
+    echo "http://deb.debian.org/debian"
+}
+
 # Fetches containerd from Debian suite $1 (trixie = 1.7.x, sid = 2.x) into
 # the cache, once: the .deb via a side apt configuration (own sources list,
 # lists and archives under $RIG_CACHE/apt; the system's apt is untouched),
@@ -149,7 +199,7 @@ fetch_containerd_locked() {
     fi
     local apt_dir=$RIG_CACHE/apt debs=$RIG_CACHE/debs/$suite
     mkdir -p "$apt_dir/lists/partial" "$apt_dir/archives/partial" "$debs"
-    local mirror=${RIG_DEBIAN_MIRROR:-http://deb.debian.org/debian}
+    local mirror=${RIG_DEBIAN_MIRROR:-$(apt_debian_mirror)}
     {
         echo "deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] $mirror trixie main"
         echo "deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] $mirror sid main"
