@@ -123,9 +123,17 @@ const LINKED_HTTP_TYPES: &str = "wasi:http/types@0.2.12";
 /// the candidate and the release side by side) is refused; errors start
 /// with `what`.
 pub fn rename_to_releases<'a>(what: &str, component: &'a [u8]) -> Result<Cow<'a, [u8]>> {
+    if !CANDIDATES
+        .iter()
+        .any(|c| memchr::memmem::find(component, c.suffix.as_bytes()).is_some())
+    {
+        return Ok(Cow::Borrowed(component));
+    }
+    let top_level = top_level_names(component)
+        .map_err(|err| anyhow!("{what}: reading its import and export names: {err}"))?;
     let mentioned: Vec<&'static Candidate> = CANDIDATES
         .iter()
-        .filter(|c| memchr::memmem::find(component, c.suffix.as_bytes()).is_some())
+        .filter(|c| top_level.iter().any(|name| name.ends_with(c.suffix)))
         .collect();
     if mentioned.is_empty() {
         return Ok(Cow::Borrowed(component));
@@ -145,6 +153,33 @@ pub fn rename_to_releases<'a>(what: &str, component: &'a [u8]) -> Result<Cow<'a,
         return Ok(Cow::Borrowed(component));
     }
     Ok(Cow::Owned(renamed.finish()))
+}
+
+/// The component's own (top-level) import and export names: a candidate
+/// is served only where the component itself names it, not where a
+/// component nested inside it does.
+fn top_level_names(component: &[u8]) -> wasmparser::Result<Vec<String>> {
+    let mut names = Vec::new();
+    let mut depth = 0u32;
+    for payload in wasmparser::Parser::new(0).parse_all(component) {
+        match payload? {
+            wasmparser::Payload::ModuleSection { .. }
+            | wasmparser::Payload::ComponentSection { .. } => depth += 1,
+            wasmparser::Payload::End(_) => depth = depth.saturating_sub(1),
+            wasmparser::Payload::ComponentImportSection(section) if depth == 0 => {
+                for import in section {
+                    names.push(import?.name.name.to_string());
+                }
+            }
+            wasmparser::Payload::ComponentExportSection(section) if depth == 0 => {
+                for export in section {
+                    names.push(export?.name.name.to_string());
+                }
+            }
+            _ => {}
+        }
+    }
+    Ok(names)
 }
 
 /// Re-encodes a component: top-level names at a mentioned candidate
@@ -400,6 +435,40 @@ mod tests {
         (imports, exports)
     }
 
+    /// The member names in a component's instance types and aliases.
+    fn members(bytes: &[u8]) -> Vec<String> {
+        let mut members = Vec::new();
+        for payload in wasmparser::Parser::new(0).parse_all(bytes) {
+            match payload.unwrap() {
+                wasmparser::Payload::ComponentTypeSection(types) => {
+                    for ty in types {
+                        if let wasmparser::ComponentType::Instance(decls) = ty.unwrap() {
+                            for decl in decls.iter() {
+                                if let wasmparser::InstanceTypeDeclaration::Export {
+                                    name, ..
+                                } = decl
+                                {
+                                    members.push(name.name.to_string());
+                                }
+                            }
+                        }
+                    }
+                }
+                wasmparser::Payload::ComponentAliasSection(aliases) => {
+                    for alias in aliases {
+                        if let wasmparser::ComponentAlias::InstanceExport { name, .. } =
+                            alias.unwrap()
+                        {
+                            members.push(format!("alias {name}"));
+                        }
+                    }
+                }
+                _ => {}
+            }
+        }
+        members
+    }
+
     #[test]
     fn candidate_names_become_the_release_and_the_component_stays_valid() {
         let bytes = component(
@@ -432,6 +501,39 @@ mod tests {
                 vec!["wasi:io/poll@0.2.0-rc-2023-10-18".to_string()],
                 vec!["wasi:http/incoming-handler@0.2.0".to_string()]
             )
+        );
+    }
+
+    #[test]
+    fn a_candidate_named_only_inside_a_nested_component_renames_nothing_outside() {
+        let bytes = wat::parse_str(
+            r#"(component
+                 (type $types (instance
+                   (export "future-trailers" (type $ft (sub resource)))
+                   (export "[method]future-trailers.get" (func (param "self" (borrow $ft)) (result u32)))))
+                 (import "wasi:http/types@0.2.0" (instance $i (type $types)))
+                 (import "wasi:clocks/monotonic-clock@0.3.0-rc-2026-03-15" (instance))
+                 (alias export $i "[method]future-trailers.get" (func $get))
+                 (component $nested
+                   (import "wasi:http/types@0.2.0-rc-2023-11-10" (instance))))"#,
+        )
+        .unwrap();
+        let renamed = rename_to_releases("c", &bytes).unwrap();
+        wasmparser::Validator::new().validate_all(&renamed).unwrap();
+        // The nested component keeps its candidate name (listed last).
+        assert_eq!(
+            names(&renamed).0,
+            [
+                "wasi:http/types@0.2.0",
+                "wasi:clocks/monotonic-clock@0.3.0",
+                "wasi:http/types@0.2.0-rc-2023-11-10"
+            ]
+        );
+        let members = members(&renamed);
+        assert!(
+            members.contains(&"[method]future-trailers.get".to_string())
+                && members.contains(&"alias [method]future-trailers.get".to_string()),
+            "{members:?}"
         );
     }
 
@@ -472,35 +574,7 @@ mod tests {
         let renamed = rename_to_releases("c", &bytes).unwrap();
         wasmparser::Validator::new().validate_all(&renamed).unwrap();
         assert_eq!(names(&renamed).0, ["wasi:http/types@0.2.0"]);
-        let mut members = Vec::new();
-        for payload in wasmparser::Parser::new(0).parse_all(&renamed) {
-            match payload.unwrap() {
-                wasmparser::Payload::ComponentTypeSection(types) => {
-                    for ty in types {
-                        if let wasmparser::ComponentType::Instance(decls) = ty.unwrap() {
-                            for decl in decls.iter() {
-                                if let wasmparser::InstanceTypeDeclaration::Export {
-                                    name, ..
-                                } = decl
-                                {
-                                    members.push(name.name.to_string());
-                                }
-                            }
-                        }
-                    }
-                }
-                wasmparser::Payload::ComponentAliasSection(aliases) => {
-                    for alias in aliases {
-                        if let wasmparser::ComponentAlias::InstanceExport { name, .. } =
-                            alias.unwrap()
-                        {
-                            members.push(format!("alias {name}"));
-                        }
-                    }
-                }
-                _ => {}
-            }
-        }
+        let members = members(&renamed);
         assert_eq!(
             members,
             [
