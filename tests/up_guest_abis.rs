@@ -8,14 +8,15 @@ use spinshim_tests::assertions::*;
 use spinshim_tests::servers::http_echo;
 use spinshim_tests::{free_port, get, sample_app, send, Req, Up};
 
-/// Fails unless the built fixture `file` names each of `names`, so a
+/// Fails unless the built fixture at `path` names each of `names`, so a
 /// fixture that stopped using the ABI cannot pass for testing it.
-fn assert_fixture_names(file: &str, names: &[&str]) -> Result<()> {
-    let code = std::fs::read(wasm(file))?;
+fn assert_fixture_names(path: &std::path::Path, names: &[&str]) -> Result<()> {
+    let code = std::fs::read(path)?;
     for name in names {
         assert!(
             code.windows(name.len()).any(|w| w == name.as_bytes()),
-            "{file} no longer names {name}: it tests nothing"
+            "{} no longer names {name}: it tests nothing",
+            path.display()
         );
     }
     Ok(())
@@ -27,18 +28,15 @@ fn assert_fixture_names(file: &str, names: &[&str]) -> Result<()> {
 /// a denied one, with the candidate's error) and a variable.
 #[tokio::test(flavor = "multi_thread")]
 async fn a_spin_2_0_guest_on_wasi_http_2023_10_18_serves_sends_and_reads_variables() -> Result<()> {
-    let code = std::fs::read(core_module("http_rc_2023_10_18.wasm"))?;
-    for name in [
-        "wasi:http/incoming-handler@0.2.0-rc-2023-10-18",
-        "wasi:http/outgoing-handler@0.2.0-rc-2023-10-18",
-        "wasi:io/streams@0.2.0-rc-2023-10-18",
-        "wasi:io/poll@0.2.0-rc-2023-10-18",
-    ] {
-        assert!(
-            code.windows(name.len()).any(|w| w == name.as_bytes()),
-            "http_rc_2023_10_18.wasm no longer names {name}: it tests nothing"
-        );
-    }
+    assert_fixture_names(
+        &core_module("http_rc_2023_10_18.wasm"),
+        &[
+            "wasi:http/incoming-handler@0.2.0-rc-2023-10-18",
+            "wasi:http/outgoing-handler@0.2.0-rc-2023-10-18",
+            "wasi:io/streams@0.2.0-rc-2023-10-18",
+            "wasi:io/poll@0.2.0-rc-2023-10-18",
+        ],
+    )?;
     let up = Up::start(&sample_app("http-rc-2023-10-18"), &[], &[])?;
     let cases = [
         ("/hello", 200, "hello from spin-sdk 2.2"),
@@ -83,19 +81,20 @@ async fn a_spin_2_0_guest_on_wasi_http_2023_10_18_serves_sends_and_reads_variabl
 /// variable, an unlisted store or database and a missing key.
 #[tokio::test(flavor = "multi_thread")]
 async fn a_spin_1_core_module_serves_with_its_variables_and_store() -> Result<()> {
-    let code = std::fs::read(core_module("spin1.wasm"))?;
-    assert!(code.starts_with(b"\0asm\x01\0\0\0"), "not a core module");
-    for name in [
-        "handle-http-request",
-        "canonical_abi_realloc",
-        "spin-config",
-        "get-config",
-    ] {
-        assert!(
-            code.windows(name.len()).any(|w| w == name.as_bytes()),
-            "spin1.wasm no longer names {name}: it tests nothing"
-        );
-    }
+    let module = core_module("spin1.wasm");
+    assert!(
+        std::fs::read(&module)?.starts_with(b"\0asm\x01\0\0\0"),
+        "not a core module"
+    );
+    assert_fixture_names(
+        &module,
+        &[
+            "handle-http-request",
+            "canonical_abi_realloc",
+            "spin-config",
+            "get-config",
+        ],
+    )?;
     // In memory: a fresh store, so the first `get` finds no key.
     let up = Up::start(&sample_app("spin1"), &["--state-dir", ""], &[])?;
     let first = get(up.addr, "/spin1/a/b?x=1").await?;
@@ -143,7 +142,7 @@ async fn a_spin_1_core_module_serves_with_its_variables_and_store() -> Result<()
 async fn a_spin_4_guest_on_the_wasip3_release_candidate_serves_with_outbound_clocks_and_variables(
 ) -> Result<()> {
     assert_fixture_names(
-        "http_p3_rc.wasm",
+        &wasm("http_p3_rc.wasm"),
         &[
             "wasi:http/handler@0.3.0-rc-2026-03-15",
             "wasi:http/client@0.3.0-rc-2026-03-15",
@@ -188,7 +187,7 @@ async fn a_spin_4_guest_on_the_wasip3_release_candidate_serves_with_outbound_clo
 #[tokio::test(flavor = "multi_thread")]
 async fn a_wasi_http_2023_11_10_guest_serves_reads_bodies_and_sends_requests() -> Result<()> {
     assert_fixture_names(
-        "http_rc_2023_11_10.wasm",
+        &wasm("http_rc_2023_11_10.wasm"),
         &[
             "wasi:http/incoming-handler@0.2.0-rc-2023-11-10",
             "wasi:http/outgoing-handler@0.2.0-rc-2023-11-10",

@@ -176,9 +176,10 @@ impl DeniedAnswer {
 /// Empty or none where `ty` can say so, else its denial; `None` when it
 /// can say neither.
 fn nothing_or_denied(ty: &Type, why: &str) -> Option<Val> {
+    if let Some(nothing) = nothing(ty) {
+        return Some(nothing);
+    }
     match ty {
-        Type::List(_) => Some(Val::List(Vec::new())),
-        Type::Option(_) => Some(Val::Option(None)),
         Type::Result(result) => {
             if let Some(ok) = result.ok() {
                 if let Some(nothing) = nothing(&ok) {
@@ -192,6 +193,7 @@ fn nothing_or_denied(ty: &Type, why: &str) -> Option<Val> {
     }
 }
 
+/// Empty or none, where `ty` is a list or an option.
 fn nothing(ty: &Type) -> Option<Val> {
     match ty {
         Type::List(_) => Some(Val::List(Vec::new())),

@@ -482,7 +482,7 @@ impl outgoing_handler::Host for WasiHttpCtxView<'_> {
         options: Option<types::RequestOptions>,
     ) -> wasmtime::Result<Result<Resource<FutureIncomingResponse>, Error>> {
         let options = match options {
-            Some(options) => Some(self.request_options(options)?),
+            Some(options) => Some(request_options(self, options)?),
             None => None,
         };
         give_relative_urls_self_authority(self, &request);
@@ -494,32 +494,22 @@ impl outgoing_handler::Host for WasiHttpCtxView<'_> {
 }
 
 /// 0.2's request options from this candidate's record.
-trait RequestOptionsFromRecord {
-    fn request_options(
-        &mut self,
-        options: types::RequestOptions,
-    ) -> wasmtime::Result<Resource<http_latest::types::RequestOptions>>;
-}
-
-impl RequestOptionsFromRecord for WasiHttpCtxView<'_> {
-    fn request_options(
-        &mut self,
-        options: types::RequestOptions,
-    ) -> wasmtime::Result<Resource<http_latest::types::RequestOptions>> {
-        let made = http_latest::types::HostRequestOptions::new(self)?;
-        let nanos =
-            |ms: Option<u32>| ms.map(|ms| Duration::from_millis(ms.into()).as_nanos() as u64);
-        let set = [
-            self.set_connect_timeout(borrow(&made), nanos(options.connect_timeout_ms))?,
-            self.set_first_byte_timeout(borrow(&made), nanos(options.first_byte_timeout_ms))?,
-            self.set_between_bytes_timeout(borrow(&made), nanos(options.between_bytes_timeout_ms))?,
-        ];
-        if set.iter().any(Result::is_err) {
-            http_latest::types::HostRequestOptions::drop(self, made)?;
-            wasmtime::bail!("request-options: a timeout out of range");
-        }
-        Ok(made)
+fn request_options(
+    http: &mut WasiHttpCtxView<'_>,
+    options: types::RequestOptions,
+) -> wasmtime::Result<Resource<http_latest::types::RequestOptions>> {
+    let made = http_latest::types::HostRequestOptions::new(http)?;
+    let nanos = |ms: Option<u32>| ms.map(|ms| Duration::from_millis(ms.into()).as_nanos() as u64);
+    let set = [
+        http.set_connect_timeout(borrow(&made), nanos(options.connect_timeout_ms))?,
+        http.set_first_byte_timeout(borrow(&made), nanos(options.first_byte_timeout_ms))?,
+        http.set_between_bytes_timeout(borrow(&made), nanos(options.between_bytes_timeout_ms))?,
+    ];
+    if set.iter().any(Result::is_err) {
+        http_latest::types::HostRequestOptions::drop(http, made)?;
+        wasmtime::bail!("request-options: a timeout out of range");
     }
+    Ok(made)
 }
 
 impl poll::Host for ResourceTable {

@@ -13,6 +13,22 @@
 //! A label the component does not declare is `access-denied` at open; a
 //! label it declares that no store defines stops start-up.
 
+/// `From<OpenError>` for one interface version's `Error`, which must be in
+/// scope where it is invoked (every Spin version has these cases).
+macro_rules! open_error_conversion {
+    () => {
+        impl From<OpenError> for Error {
+            fn from(err: OpenError) -> Self {
+                match err {
+                    OpenError::AccessDenied => Error::AccessDenied,
+                    OpenError::NoSuchStore => Error::NoSuchStore,
+                    OpenError::TableFull => Error::StoreTableFull,
+                }
+            }
+        }
+    };
+}
+
 mod redis_store;
 mod spin_v1;
 mod spin_v2;

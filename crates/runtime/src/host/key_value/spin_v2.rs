@@ -23,15 +23,7 @@ impl From<StoreError> for Error {
     }
 }
 
-impl From<OpenError> for Error {
-    fn from(err: OpenError) -> Self {
-        match err {
-            OpenError::AccessDenied => Error::AccessDenied,
-            OpenError::NoSuchStore => Error::NoSuchStore,
-            OpenError::TableFull => Error::StoreTableFull,
-        }
-    }
-}
+open_error_conversion!();
 
 type Answer<T> = wasmtime::Result<Result<T, Error>>;
 

@@ -11,6 +11,50 @@
 //! A label the component does not declare is `access-denied` at open; a
 //! label it declares that no database defines stops start-up.
 
+/// `From` conversions between [`OpenError`] / [`Value`] and one interface
+/// version's `Error` and `sqlite::Value`, which must be in scope where it
+/// is invoked (every version has the same cases).
+macro_rules! version_conversions {
+    () => {
+        impl From<OpenError> for Error {
+            fn from(err: OpenError) -> Self {
+                match err {
+                    OpenError::AccessDenied => Error::AccessDenied,
+                    OpenError::NoSuchDatabase => Error::NoSuchDatabase,
+                    OpenError::TooManyConnections => {
+                        Error::Io("too many connections opened".into())
+                    }
+                    OpenError::Io(message) => Error::Io(message),
+                }
+            }
+        }
+
+        impl From<sqlite::Value> for Value {
+            fn from(value: sqlite::Value) -> Self {
+                match value {
+                    sqlite::Value::Integer(i) => Value::Integer(i),
+                    sqlite::Value::Real(r) => Value::Real(r),
+                    sqlite::Value::Text(t) => Value::Text(t),
+                    sqlite::Value::Blob(b) => Value::Blob(b),
+                    sqlite::Value::Null => Value::Null,
+                }
+            }
+        }
+
+        impl From<Value> for sqlite::Value {
+            fn from(value: Value) -> Self {
+                match value {
+                    Value::Integer(i) => sqlite::Value::Integer(i),
+                    Value::Real(r) => sqlite::Value::Real(r),
+                    Value::Text(t) => sqlite::Value::Text(t),
+                    Value::Blob(b) => sqlite::Value::Blob(b),
+                    Value::Null => sqlite::Value::Null,
+                }
+            }
+        }
+    };
+}
+
 mod database;
 mod spin_v1;
 mod spin_v2;

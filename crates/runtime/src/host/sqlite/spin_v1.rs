@@ -16,40 +16,7 @@ mod bindings {
 
 use bindings::fermyon::spin::sqlite::{self, Connection, Error, QueryResult, RowResult};
 
-impl From<OpenError> for Error {
-    fn from(err: OpenError) -> Self {
-        match err {
-            OpenError::AccessDenied => Error::AccessDenied,
-            OpenError::NoSuchDatabase => Error::NoSuchDatabase,
-            OpenError::TooManyConnections => Error::Io("too many connections opened".into()),
-            OpenError::Io(message) => Error::Io(message),
-        }
-    }
-}
-
-impl From<sqlite::Value> for Value {
-    fn from(value: sqlite::Value) -> Self {
-        match value {
-            sqlite::Value::Integer(i) => Value::Integer(i),
-            sqlite::Value::Real(r) => Value::Real(r),
-            sqlite::Value::Text(t) => Value::Text(t),
-            sqlite::Value::Blob(b) => Value::Blob(b),
-            sqlite::Value::Null => Value::Null,
-        }
-    }
-}
-
-impl From<Value> for sqlite::Value {
-    fn from(value: Value) -> Self {
-        match value {
-            Value::Integer(i) => sqlite::Value::Integer(i),
-            Value::Real(r) => sqlite::Value::Real(r),
-            Value::Text(t) => sqlite::Value::Text(t),
-            Value::Blob(b) => sqlite::Value::Blob(b),
-            Value::Null => sqlite::Value::Null,
-        }
-    }
-}
+version_conversions!();
 
 /// The connection behind a Spin 1.x handle, if this instance has it open.
 fn borrowed(handle: Connection) -> Resource<OpenConnection> {
