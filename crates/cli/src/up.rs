@@ -10,7 +10,7 @@ use indexmap::IndexMap;
 use spinshim_app::runtime_config::RuntimeConfig;
 use spinshim_app::variables::{parse_variable_arg, Providers};
 use spinshim_runtime::{
-    App, FromLock, HttpTriggerOptions, SqlSeed, StartOptions, StateDirChoice, StateSeed,
+    App, FromLock, HttpLimits, HttpTriggerOptions, SqlSeed, StartOptions, StateDirChoice, StateSeed,
 };
 
 /// Where `up` listens unless told otherwise (Spin's default).
@@ -71,8 +71,15 @@ pub fn run(args: UpArgs) -> Result<i32> {
         .enable_all()
         .build()
         .context("starting the async runtime")?;
-    runtime.block_on(serve(args))
+    let served = runtime.block_on(serve(args));
+    // The app has halted its guests; a host call that never returns (a
+    // hung database, say) must not keep the process alive past its drain.
+    runtime.shutdown_timeout(HOST_CALL_GRACE);
+    served
 }
+
+/// How long host calls still running after the drain may take to end.
+const HOST_CALL_GRACE: Duration = Duration::from_millis(500);
 
 async fn serve(args: UpArgs) -> Result<i32> {
     let locked = spinshim_app::manifest::load_app(&args.from)?;
@@ -107,6 +114,7 @@ async fn serve(args: UpArgs) -> Result<i32> {
             http: HttpTriggerOptions {
                 listen: args.listen,
                 request_timeout: args.request_timeout.map(Duration::from_secs_f64),
+                limits: HttpLimits::from_env(|name| std::env::var(name).ok())?,
             },
             shutdown_timeout: Duration::from_secs_f64(args.shutdown_timeout),
             command_args: args.command_args.clone(),

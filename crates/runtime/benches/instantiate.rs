@@ -70,6 +70,7 @@ fn start_hello(runtime: &tokio::runtime::Runtime) -> App {
                 http: HttpTriggerOptions {
                     listen: ([127, 0, 0, 1], 0).into(),
                     request_timeout: None,
+                    limits: Default::default(),
                 },
                 shutdown_timeout: Duration::from_secs(1),
                 command_args: Vec::new(),

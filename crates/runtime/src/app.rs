@@ -169,8 +169,14 @@ impl App {
     /// itself), then lets in-flight work finish for at most the shutdown
     /// timeout. Returns the exit code for the process: a command
     /// trigger's, else 0.
+    ///
+    /// Guests still running after that trap at their next epoch tick, so
+    /// nothing of the app outlives this call by more than a tick; an edge
+    /// exits right after it.
     pub async fn run(self, shutdown: impl Future<Output = ()> + Send + 'static) -> Result<i32> {
-        self.triggers.run(shutdown, self.shutdown_timeout).await
+        let ran = self.triggers.run(shutdown, self.shutdown_timeout).await;
+        self.prepared.engine().halt_guests();
+        ran
     }
 }
 

@@ -56,6 +56,20 @@ pub struct EngineOptions {
 pub struct RuntimeEngine {
     engine: Engine,
     allocator: AllocatorKind,
+    halt: Halt,
+}
+
+/// Stops every guest of an engine at its next epoch check, whatever it is
+/// doing: what makes a shutdown's drain bound hold against guests that
+/// spin, since a spinning guest otherwise only yields and never ends.
+#[derive(Clone, Default)]
+pub struct Halt(Arc<AtomicBool>);
+
+impl Halt {
+    /// Whether guests must stop.
+    pub fn is_halted(&self) -> bool {
+        self.0.load(Ordering::Acquire)
+    }
 }
 
 impl RuntimeEngine {
@@ -67,6 +81,19 @@ impl RuntimeEngine {
     /// Which allocator the engine uses.
     pub fn allocator(&self) -> AllocatorKind {
         self.allocator
+    }
+
+    /// What every store of this engine checks on its epoch ticks.
+    pub fn halt(&self) -> &Halt {
+        &self.halt
+    }
+
+    /// Makes every running guest trap at its next epoch check. The epoch is
+    /// advanced once here, so this holds even when the ticker has stopped:
+    /// every store's deadline is at most one epoch ahead.
+    pub fn halt_guests(&self) {
+        self.halt.0.store(true, Ordering::Release);
+        self.engine.increment_epoch();
     }
 }
 
@@ -80,6 +107,7 @@ pub fn build_engine(options: &EngineOptions) -> Result<RuntimeEngine> {
                 return Ok(RuntimeEngine {
                     engine,
                     allocator: AllocatorKind::Pooling,
+                    halt: Halt::default(),
                 })
             }
             Err(err) => tracing::warn!(
@@ -93,6 +121,7 @@ pub fn build_engine(options: &EngineOptions) -> Result<RuntimeEngine> {
     Ok(RuntimeEngine {
         engine,
         allocator: AllocatorKind::OnDemand,
+        halt: Halt::default(),
     })
 }
 

@@ -31,4 +31,4 @@ pub use code::{CodeSource, ComponentCode, FromLock, Precompiler};
 pub use engine::{build_engine, EngineOptions, EpochTicker, RuntimeEngine};
 pub use host::{SqlSeed, StateSeed};
 pub use prepare::{PrepareOptions, PreparedApp};
-pub use trigger::http::{HttpTrigger, HttpTriggerOptions};
+pub use trigger::http::{HttpLimits, HttpTrigger, HttpTriggerOptions};

@@ -139,6 +139,7 @@ fn prepare_component(
         stderr: PrefixedOutput::new(id, Target::Stderr),
         mounts: prepare_mounts(component, staging)?,
         host,
+        halt: engine.halt().clone(),
         max_memory: options
             .max_instance_memory
             .map(|m| usize::try_from(m).unwrap_or(usize::MAX)),

@@ -15,6 +15,7 @@ use wasmtime::{Engine, Store, StoreLimits, StoreLimitsBuilder, UpdateDeadline};
 use wasmtime_wasi::{FsPerms, WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
 use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
 
+use crate::engine::Halt;
 use crate::files::Mount;
 use crate::host::{ComponentHost, InstanceHost};
 use crate::stdio::PrefixedOutput;
@@ -64,6 +65,8 @@ pub struct ComponentInstancer {
     /// Every capability's state for this component.
     pub(crate) host: ComponentHost,
     pub(crate) max_memory: Option<usize>,
+    /// Set when the process stops: the guest traps at its next tick.
+    pub(crate) halt: Halt,
 }
 
 impl ComponentInstancer {
@@ -153,7 +156,9 @@ impl ComponentInstancer {
         let mut store = Store::new(self.engine(), state);
         store.limiter(|state| &mut state.limits);
         store.set_epoch_deadline(1);
-        store.epoch_deadline_callback(|store| match store.data().deadline {
+        let halt = self.halt.clone();
+        store.epoch_deadline_callback(move |store| match store.data().deadline {
+            _ if halt.is_halted() => Err(wasmtime::Trap::Interrupt.into()),
             Some(deadline) if Instant::now() >= deadline => Err(wasmtime::Trap::Interrupt.into()),
             _ => Ok(UpdateDeadline::Yield(1)),
         });

@@ -12,6 +12,7 @@ use anyhow::{bail, Context as _, Result};
 use indexmap::IndexMap;
 use spinshim_app::variables::{env_key, Providers, DEFAULT_ENV_PREFIX};
 use spinshim_app::LockedApp;
+use spinshim_runtime::HttpLimits;
 
 /// Where HTTP is served unless `SPIN_HTTP_LISTEN_ADDR` says otherwise
 /// (the reference shim's default: every interface, port 80).
@@ -74,6 +75,9 @@ pub struct ShimSettings {
     pub shutdown_timeout: Duration,
     /// `HOSTNAME`: the app's id on this node (the pod name under Kubernetes).
     pub app_id: Option<String>,
+    /// `SPIN_HTTP_HEADER_READ_TIMEOUT`, `SPIN_HTTP_MAX_CONNECTIONS` and the
+    /// listener's other limits.
+    pub http_limits: HttpLimits,
 }
 
 impl ShimSettings {
@@ -108,6 +112,7 @@ impl ShimSettings {
                 .get("HOSTNAME")
                 .filter(|h| !h.is_empty())
                 .map(str::to_string),
+            http_limits: HttpLimits::from_env(|name| env.get(name).map(str::to_string))?,
         })
     }
 }
@@ -155,6 +160,7 @@ mod tests {
         assert_eq!(settings.max_instance_memory, None);
         assert_eq!(settings.shutdown_timeout, Duration::from_secs(10));
         assert_eq!(settings.app_id, None);
+        assert_eq!(settings.http_limits, HttpLimits::default());
     }
 
     #[test]
@@ -165,6 +171,7 @@ mod tests {
             "SPIN_MAX_INSTANCE_MEMORY=1048576",
             "SPIN_SHUTDOWN_TIMEOUT=2.5",
             "HOSTNAME=hello-7d9c",
+            "SPIN_HTTP_MAX_CONNECTIONS=7",
         ]))
         .unwrap();
         assert_eq!(settings.listen, "127.0.0.1:8080".parse().unwrap());
@@ -175,6 +182,7 @@ mod tests {
         assert_eq!(settings.max_instance_memory, Some(1_048_576));
         assert_eq!(settings.shutdown_timeout, Duration::from_millis(2500));
         assert_eq!(settings.app_id.as_deref(), Some("hello-7d9c"));
+        assert_eq!(settings.http_limits.max_connections, 7);
     }
 
     #[test]

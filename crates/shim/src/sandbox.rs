@@ -174,6 +174,7 @@ async fn serve(
             http: HttpTriggerOptions {
                 listen: settings.listen,
                 request_timeout: None,
+                limits: settings.http_limits.clone(),
             },
             shutdown_timeout: settings.shutdown_timeout,
             command_args,

@@ -7,9 +7,12 @@
 
 use std::future::Future;
 mod body;
+mod client_body;
+mod connection;
 pub mod handler_kind;
 pub mod headers;
 mod legacy;
+pub mod limits;
 mod server;
 pub use server::bind;
 pub mod wagi;
@@ -35,6 +38,7 @@ use crate::prepare::PreparedApp;
 use handler_kind::HandlerKind;
 use headers::{ClientAddr, RequestFacts, RouteHeaders};
 use legacy::{LegacyExecutor, LegacyRequest};
+pub use limits::HttpLimits;
 use wagi::{WagiExecutor, WagiRequest};
 use wasi_http::WasiHttpExecutor;
 pub use well_known::AppInfo;
@@ -46,6 +50,8 @@ pub struct HttpTriggerOptions {
     pub listen: SocketAddr,
     /// How long a request may run before it is answered with a 500.
     pub request_timeout: Option<Duration>,
+    /// What the listener lets one client hold.
+    pub limits: HttpLimits,
 }
 
 impl Default for HttpTriggerOptions {
@@ -54,6 +60,7 @@ impl Default for HttpTriggerOptions {
         Self {
             listen: SocketAddr::from(([127, 0, 0, 1], 3000)),
             request_timeout: None,
+            limits: HttpLimits::default(),
         }
     }
 }
@@ -142,6 +149,7 @@ pub struct HttpTrigger {
     routes: Vec<RouteDescription>,
     info: AppInfo,
     listen: SocketAddr,
+    limits: HttpLimits,
 }
 
 impl HttpTrigger {
@@ -207,6 +215,7 @@ impl HttpTrigger {
             router,
             chained,
             listen,
+            limits: options.limits.clone(),
             routes: descriptions,
             info: AppInfo {
                 name: app.locked().name().unwrap_or_default().to_string(),
