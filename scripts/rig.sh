@@ -8,6 +8,10 @@
 #                               is DIR/rig.env
 #   scripts/rig.sh down DIR     stop it all and clean up (idempotent)
 #   scripts/rig.sh status DIR   what of DIR is still running
+#   scripts/rig.sh restart-containerd DIR N
+#                               stop containerd N (1: 1.7, 2: 2.x) with
+#                               SIGTERM and start it again on the same
+#                               root, state and socket (a node's restart)
 #   scripts/rig.sh prune        remove the run dirs of rigs that are down
 #
 # Environment:
@@ -127,8 +131,10 @@ start_containerd() {
     local env=(PATH="$(containerd_path "$n" "$suite")" HOME="${HOME:-/root}")
     [ -n "${RIG_RUST_LOG:-}" ] && env+=(RUST_LOG="$RIG_RUST_LOG")
     rm -f "$d/containerd.sock"
+    # A restart ($3 = append) keeps the log tests read.
+    [ "${3:-}" = append ] || : > "$d/containerd.log"
     setsid env -i "${env[@]}" "$bin/containerd" --config "$d/config.toml" \
-        > "$d/containerd.log" 2>&1 < /dev/null &
+        >> "$d/containerd.log" 2>&1 < /dev/null &
     pid=$!
     echo "$pid" > "$d/containerd.pid"
     wait_for "$(label "$n")" 60 "$d/containerd.log" "$pid" \
@@ -508,6 +514,26 @@ status() {
     return 0
 }
 
+# --- restart-containerd --------------------------------------------------
+
+# Stops containerd $2 of rig $1 as a node's service manager does (SIGTERM,
+# shims and tasks keep running) and starts it again as `up` did.
+restart_containerd() {
+    DIR=$(cd "$1" && pwd)
+    local n=$2 d pid suite
+    d=$DIR/containerd$n
+    [ -f "$d/containerd.pid" ] || die "no containerd $n in $DIR"
+    pid=$(cat "$d/containerd.pid")
+    # `up` linked ctr from the containerd it unpacked: that names the suite.
+    suite=$(readlink "$d/ctr" | sed -n 's|.*/containerd-\([a-z]*\)/usr/bin/ctr$|\1|p')
+    [ -n "$suite" ] || die "cannot tell which containerd $d/ctr belongs to"
+    kill -TERM "$pid" 2>/dev/null || true
+    local i
+    for i in $(seq 100); do alive "$pid" || break; sleep 0.1; done
+    alive "$pid" && die "containerd $n (pid $pid) did not stop within 10 s"
+    start_containerd "$n" "$suite" append
+}
+
 # --- prune ---------------------------------------------------------------
 
 # Removes the run dirs under $RIG_HOME (and /var/tmp/spinshim-rig) whose
@@ -535,5 +561,6 @@ case "${1:-}" in
     down) shift; [ $# -eq 1 ] || usage; down "$1" ;;
     status) shift; [ $# -eq 1 ] || usage; status "$1" ;;
     prune) shift; [ $# -eq 0 ] || usage; prune ;;
+    restart-containerd) shift; [ $# -eq 2 ] || usage; restart_containerd "$1" "$2" ;;
     *) usage ;;
 esac

@@ -10,9 +10,11 @@
 //! - [`compiler`]: ahead-of-time compilation of component layers.
 //! - [`container_env`]: the `SPIN_*` settings from the container's env.
 //! - [`precompile_lock`]: first starts on a node take turns (a runwasi race).
+//! - [`dead_shim`]: what a killed shim's container leaves is removed.
 
 mod compiler;
 mod container_env;
+mod dead_shim;
 mod precompile_lock;
 mod sandbox;
 
@@ -52,6 +54,7 @@ impl Shim for SpinShim {
 }
 
 fn main() {
+    dead_shim::clean_up_on_delete(SpinShim::name());
     // The shim's own log (containerd's side) stays at `error` unless
     // RUST_LOG or containerd's debug flag asks for more: per-request
     // logging once cost the reference shim most of its throughput.
