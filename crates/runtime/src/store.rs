@@ -31,6 +31,8 @@ pub struct InstanceState {
     /// When the current request must have finished; checked on every epoch
     /// tick while the guest runs.
     pub(crate) deadline: Option<Instant>,
+    /// Set when the process stops; checked on every epoch tick too.
+    halt: Halt,
 }
 
 impl WasiView for InstanceState {
@@ -152,15 +154,20 @@ impl ComponentInstancer {
             limits: limits.build(),
             host: self.host.instance(),
             deadline: None,
+            halt: self.halt.clone(),
         };
         let mut store = Store::new(self.engine(), state);
         store.limiter(|state| &mut state.limits);
         store.set_epoch_deadline(1);
-        let halt = self.halt.clone();
-        store.epoch_deadline_callback(move |store| match store.data().deadline {
-            _ if halt.is_halted() => Err(wasmtime::Trap::Interrupt.into()),
-            Some(deadline) if Instant::now() >= deadline => Err(wasmtime::Trap::Interrupt.into()),
-            _ => Ok(UpdateDeadline::Yield(1)),
+        store.epoch_deadline_callback(|store| {
+            let state = store.data();
+            match state.deadline {
+                _ if state.halt.is_halted() => Err(wasmtime::Trap::Interrupt.into()),
+                Some(deadline) if Instant::now() >= deadline => {
+                    Err(wasmtime::Trap::Interrupt.into())
+                }
+                _ => Ok(UpdateDeadline::Yield(1)),
+            }
         });
         Ok(store)
     }

@@ -16,7 +16,7 @@ use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use hyper_util::server::conn::auto;
 use tokio::net::TcpStream;
-use tokio::sync::{watch, OwnedSemaphorePermit, Semaphore};
+use tokio::sync::{oneshot, watch, OwnedSemaphorePermit, Semaphore};
 
 use super::body;
 use super::client_body::{FaultRecord, RequestBody, ResponseBody};
@@ -140,21 +140,50 @@ async fn serve_connection(
     let socket = TokioIo::new(WatchedSocket::new(stream, activity.clone()));
     let connection = shared.builder.serve_connection(socket, service);
     let mut connection = std::pin::pin!(connection);
+    // The timeouts and the stop are watched by a task of their own, so a
+    // wake of this one polls one channel beside hyper, not timers too.
+    let (close, mut closing) = oneshot::channel();
+    let watch = tokio::spawn(watch_connection(shared.clone(), activity, close));
     let ended = tokio::select! {
+        biased;
         ended = connection.as_mut() => ended,
-        expiry = connection::expired(&activity, &shared.limits) => {
-            // Nothing is in flight, so dropping the connection loses nothing.
-            tracing::debug!("closing the connection from {client_addr}: {expiry}");
-            return;
-        }
-        () = stopped(shared.stopping.clone()) => {
-            connection.as_mut().graceful_shutdown();
-            connection.await
-        }
+        reason = &mut closing => match reason {
+            Ok(Close::Expired(expiry)) => {
+                // Nothing is in flight, so dropping the connection loses nothing.
+                tracing::debug!("closing the connection from {client_addr}: {expiry}");
+                return;
+            }
+            Ok(Close::Stopping) | Err(_) => {
+                connection.as_mut().graceful_shutdown();
+                connection.await
+            }
+        },
     };
+    watch.abort();
     if let Err(err) = ended {
         tracing::debug!("connection from {client_addr} ended: {err}");
     }
+}
+
+/// Why the listener closes a connection.
+enum Close {
+    /// The listener stops: finish what is in flight, take nothing new.
+    Stopping,
+    /// One of its timeouts ran out with nothing in flight.
+    Expired(connection::Expiry),
+}
+
+/// Sends the first reason to close the connection.
+async fn watch_connection(
+    shared: Arc<Listener>,
+    activity: Arc<Activity>,
+    close: oneshot::Sender<Close>,
+) {
+    let reason = tokio::select! {
+        () = stopped(shared.stopping.clone()) => Close::Stopping,
+        expiry = connection::expired(&activity, &shared.limits) => Close::Expired(expiry),
+    };
+    let _ = close.send(reason);
 }
 
 /// Resolves once the listener stops.
