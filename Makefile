@@ -14,7 +14,7 @@
 CARGO ?= cargo
 TEST_ARGS ?=
 
-.PHONY: all deps build images test lint fmt demo up-demo clean bench bench-quick
+.PHONY: all deps build images test lint fmt demo up-demo clean bench bench-quick soak
 
 all: build
 
@@ -39,6 +39,11 @@ test:
 
 demo:
 	scripts/demo.sh
+
+# Churn and soak (not in make test): 1,000 pod lifecycles through containerd
+# and 100,000 mixed requests; writes docs/RELIABILITY.md. SOAK_* tune it.
+soak:
+	scripts/soak.sh
 
 # Benchmarks: scripts/bench.sh installs its tools, builds, measures and
 # writes the report. BENCH_* variables tune it (see the script's header).
