@@ -36,23 +36,30 @@ impl MysqlServer {
         if let Some((uid, gid)) = user {
             std::os::unix::fs::chown(&dir, Some(uid), Some(gid))?;
         }
-        let mut install = Command::new("mariadb-install-db");
-        install
-            .arg("--no-defaults")
-            .arg(format!("--datadir={}", dir.join("data").display()))
-            .args(["--auth-root-authentication-method=normal", "--skip-test-db"])
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped());
-        if user.is_some() {
-            install.arg("--user=mysql");
+        // Debian's mariadbd now and then crashes (signal 11) while
+        // bootstrapping; a second try on a fresh data directory is the
+        // same server, so that one failure does not fail a test.
+        let mut failures = Vec::new();
+        for attempt in 0..2 {
+            let data = if attempt == 0 {
+                dir.join("data")
+            } else {
+                dir.join("data-retry")
+            };
+            let out = install_db(&data, user.is_some())?;
+            if out.status.success() {
+                if attempt > 0 {
+                    std::fs::remove_dir_all(dir.join("data")).ok();
+                    std::fs::rename(&data, dir.join("data"))?;
+                }
+                break;
+            }
+            failures.push(String::from_utf8_lossy(&out.stderr).into_owned());
         }
-        let out = install
-            .output()
-            .context("running mariadb-install-db (scripts/rig.sh up installs mariadb-server)")?;
-        if !out.status.success() {
+        if failures.len() == 2 {
             bail!(
-                "mariadb-install-db failed: {}",
-                String::from_utf8_lossy(&out.stderr)
+                "mariadb-install-db failed twice: {}",
+                failures.join("\n---\n")
             );
         }
         let mut server = Self {
@@ -182,4 +189,21 @@ fn server_binary() -> Result<&'static Path> {
         path.display()
     );
     Ok(path)
+}
+
+/// Runs mariadb-install-db for a data directory at `data`.
+fn install_db(data: &std::path::Path, as_mysql: bool) -> Result<std::process::Output> {
+    let mut install = Command::new("mariadb-install-db");
+    install
+        .arg("--no-defaults")
+        .arg(format!("--datadir={}", data.display()))
+        .args(["--auth-root-authentication-method=normal", "--skip-test-db"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped());
+    if as_mysql {
+        install.arg("--user=mysql");
+    }
+    install
+        .output()
+        .context("running mariadb-install-db (scripts/rig.sh up installs mariadb-server)")
 }

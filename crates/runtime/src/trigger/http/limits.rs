@@ -67,7 +67,7 @@ impl HttpLimits {
             limits.max_in_flight = positive(&name, &raw)?;
         }
         if let Some((name, raw)) = read("SPIN_HTTP_MAX_HEADER_BYTES") {
-            let bytes = positive(&name, &raw)?;
+            let bytes: usize = number(&name, &raw)?;
             if bytes < MIN_HEADER_BYTES {
                 bail!("{name}=\"{raw}\": must be at least {MIN_HEADER_BYTES}");
             }
@@ -88,9 +88,14 @@ fn number<T: std::str::FromStr>(name: &str, raw: &str) -> Result<T> {
         .with_context(|| format!("{name}=\"{raw}\": expected a whole number"))
 }
 
+/// The most connections or requests a count may allow: far beyond any
+/// pod, and within what a semaphore can hold.
+const MAX_COUNT: usize = 1_000_000;
+
 fn positive(name: &str, raw: &str) -> Result<usize> {
     match number(name, raw)? {
         0 => bail!("{name}=\"{raw}\": must be at least 1"),
+        n if n > MAX_COUNT => bail!("{name}=\"{raw}\": must be at most {MAX_COUNT}"),
         n => Ok(n),
     }
 }
@@ -156,6 +161,7 @@ mod tests {
             ("SPIN_HTTP_HEADER_READ_TIMEOUT", "soon"),
             ("SPIN_HTTP_IDLE_TIMEOUT", "-1"),
             ("SPIN_HTTP_MAX_CONNECTIONS", "0"),
+            ("SPIN_HTTP_MAX_CONNECTIONS", "4611686018427387904"),
             ("SPIN_HTTP_MAX_IN_FLIGHT", "many"),
             ("SPIN_HTTP_MAX_HEADER_BYTES", "100"),
             ("SPIN_HTTP_MAX_BODY_BYTES", "1e9"),
