@@ -182,8 +182,7 @@ async fn a_killed_shim_leaves_nothing_behind(which: Containerd) -> Result<()> {
     let _ = task.wait_exit(Duration::from_secs(30));
 
     // The node runs the next pod as ever.
-    let next = Task::start(rig, which, &image, &[])?;
-    let mut next = next;
+    let mut next = Task::start(rig, which, &image, &[])?;
     next.wait_ready(rig, START_LIMIT)?;
     assert_task_serves(&next, "a killed shim").await?;
     Ok(())

@@ -310,7 +310,6 @@ async fn slowloris_and_idle_connections_are_closed_on_time() -> Result<()> {
         "kept-alive connection closed after {idle:?}"
     );
     assert_serves(&up, "slowloris and idle connections").await?;
-
     Ok(())
 }
 

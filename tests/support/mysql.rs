@@ -39,22 +39,15 @@ impl MysqlServer {
         // Debian's mariadbd now and then crashes (signal 11) while
         // bootstrapping; a second try on a fresh data directory is the
         // same server, so that one failure does not fail a test.
+        let data = dir.join("data");
         let mut failures = Vec::new();
-        for attempt in 0..2 {
-            let data = if attempt == 0 {
-                dir.join("data")
-            } else {
-                dir.join("data-retry")
-            };
+        for _ in 0..2 {
             let out = install_db(&data, user.is_some())?;
             if out.status.success() {
-                if attempt > 0 {
-                    std::fs::remove_dir_all(dir.join("data")).ok();
-                    std::fs::rename(&data, dir.join("data"))?;
-                }
                 break;
             }
             failures.push(String::from_utf8_lossy(&out.stderr).into_owned());
+            std::fs::remove_dir_all(&data).ok();
         }
         if failures.len() == 2 {
             bail!(
