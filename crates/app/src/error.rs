@@ -174,6 +174,28 @@ pub enum Problem {
         /// The pattern as written.
         pattern: String,
     },
+    /// A `files` entry that is, or passes through, a symbolic link resolving
+    /// outside the application directory: the guest would read host files
+    /// the app does not contain.
+    #[error("\"{pattern}\": {} is a symbolic link to {}, outside {bound}", link.display(), target.display())]
+    FileLinksOutside {
+        /// The pattern as written.
+        pattern: String,
+        /// The path in the app directory that leads outside.
+        link: std::path::PathBuf,
+        /// Where it resolves to.
+        target: std::path::PathBuf,
+        /// What it may not leave: the application directory or a mounted tree.
+        bound: String,
+    },
+    /// A symbolic link to a directory that contains it, in a mounted tree.
+    #[error("\"{pattern}\": {} is a symbolic link to a directory it is in", link.display())]
+    FileLinkLoop {
+        /// The pattern as written.
+        pattern: String,
+        /// The link, relative to the application directory.
+        link: std::path::PathBuf,
+    },
     /// A `files` pattern ending in `.` or `..`.
     #[error("\"{pattern}\" must not end in \".\" or \"..\"")]
     FileDots {

@@ -2,6 +2,7 @@
 //! lock (component ids, file paths) may lead outside it.
 
 use std::fs;
+use std::io::Write as _;
 use std::path::{Component, Path, PathBuf};
 
 use crate::error::Error;
@@ -28,7 +29,26 @@ pub(crate) fn relative_inside(path: &Path) -> Option<PathBuf> {
     (!out.as_os_str().is_empty()).then_some(out)
 }
 
-/// Writes `bytes` to `dir/relative`, creating parent directories.
+/// Makes `dir` an empty directory of its own: whatever was there (files of an
+/// earlier start, or a symbolic link placed to redirect the writes) is removed
+/// first, the link itself and not what it points to.
+pub(crate) fn fresh_dir(dir: &Path) -> Result<(), Error> {
+    let write_error = |cause| Error::Write {
+        path: dir.to_owned(),
+        cause,
+    };
+    match fs::symlink_metadata(dir) {
+        Ok(meta) if meta.is_dir() => fs::remove_dir_all(dir).map_err(write_error)?,
+        Ok(_) => fs::remove_file(dir).map_err(write_error)?,
+        Err(err) if err.kind() == std::io::ErrorKind::NotFound => {}
+        Err(err) => return Err(write_error(err)),
+    }
+    fs::create_dir_all(dir).map_err(write_error)
+}
+
+/// Writes `bytes` to a new file `dir/relative` (in a [`fresh_dir`]), creating
+/// parent directories; an existing file or link there is an error, so a write
+/// never follows a link.
 pub(crate) fn write_file(dir: &Path, relative: &Path, bytes: &[u8]) -> Result<(), Error> {
     let dest = dir.join(relative);
     if let Some(parent) = dest.parent() {
@@ -37,7 +57,24 @@ pub(crate) fn write_file(dir: &Path, relative: &Path, bytes: &[u8]) -> Result<()
             cause,
         })?;
     }
-    fs::write(&dest, bytes).map_err(|cause| Error::Write { path: dest, cause })
+    // A lock may list one path twice: the later content wins, as it would
+    // have had the files been copied one after the other.
+    if fs::symlink_metadata(&dest).is_ok_and(|meta| meta.is_file()) {
+        fs::remove_file(&dest).map_err(|cause| Error::Write {
+            path: dest.clone(),
+            cause,
+        })?;
+    }
+    let mut file = fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(&dest)
+        .map_err(|cause| Error::Write {
+            path: dest.clone(),
+            cause,
+        })?;
+    file.write_all(bytes)
+        .map_err(|cause| Error::Write { path: dest, cause })
 }
 
 #[cfg(test)]

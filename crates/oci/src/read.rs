@@ -24,7 +24,7 @@ use spinshim_app::locked::{
     ContentPath, ContentRef, LockedApp, LockedComponent, LockedComponentSource, LockedTrigger,
 };
 
-use crate::assets::{is_safe_dir_name, relative_inside, write_file};
+use crate::assets::{fresh_dir, is_safe_dir_name, relative_inside, write_file};
 use crate::error::Error;
 use crate::{archive, media_types};
 
@@ -383,10 +383,7 @@ fn mount_files(
             continue;
         }
         let dir = assets_dir.join(&component.id);
-        std::fs::create_dir_all(&dir).map_err(|cause| Error::Write {
-            path: dir.clone(),
-            cause,
-        })?;
+        fresh_dir(&dir)?;
         for (relative, bytes) in plan {
             write_file(&dir, relative, bytes)?;
         }

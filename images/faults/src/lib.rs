@@ -12,6 +12,10 @@
 //! * `/ignore-body`: answers `ignored` without reading the request body.
 //! * `/count-body`: streams the request body and answers its length.
 //! * `/big?n=MIB`: streams an `n` MiB response body in 64 KiB chunks.
+//! * `/env`: what the guest knows of where it runs: `env NAME=VALUE` lines,
+//!   then `arg ...` lines and `cwd ...`.
+//! * `/read?p=PATH`: the file's content, or 404 with the error.
+//! * `/list?p=PATH`: the directory's entry names, one a line, or 404.
 
 use futures::{SinkExt as _, StreamExt as _};
 use spin_sdk::http::{Fields, IncomingRequest, OutgoingResponse, ResponseOutparam};
@@ -29,6 +33,11 @@ async fn handle(req: IncomingRequest, out: ResponseOutparam) {
         .split('&')
         .find_map(|pair| pair.strip_prefix("n="))
         .and_then(|n| n.parse().ok());
+    let p = query
+        .split('&')
+        .find_map(|pair| pair.strip_prefix("p="))
+        .unwrap_or("/")
+        .to_owned();
     match path {
         "/ok" => answer(out, 200, b"ok".to_vec()).await,
         "/trap" => panic!("the guest was asked to trap"),
@@ -60,6 +69,15 @@ async fn handle(req: IncomingRequest, out: ResponseOutparam) {
             answer(out, 200, length.to_string().into_bytes()).await
         }
         "/big" => stream_big(out, n.unwrap_or(1)).await,
+        "/env" => answer(out, 200, surroundings().into_bytes()).await,
+        "/read" => match std::fs::read(&p) {
+            Ok(content) => answer(out, 200, content).await,
+            Err(err) => answer(out, 404, format!("{p}: {err}").into_bytes()).await,
+        },
+        "/list" => match list(&p) {
+            Ok(names) => answer(out, 200, names.into_bytes()).await,
+            Err(err) => answer(out, 404, format!("{p}: {err}").into_bytes()).await,
+        },
         _ => answer(out, 404, b"no such fault".to_vec()).await,
     }
 }
@@ -112,4 +130,27 @@ fn allocate(mib: Option<u64>) -> u64 {
     }
     std::hint::black_box(&held);
     held.len() as u64
+}
+
+fn surroundings() -> String {
+    let mut out = String::new();
+    for (name, value) in std::env::vars() {
+        out.push_str(&format!("env {name}={value}\n"));
+    }
+    for arg in std::env::args() {
+        out.push_str(&format!("arg {arg}\n"));
+    }
+    match std::env::current_dir() {
+        Ok(dir) => out.push_str(&format!("cwd {}\n", dir.display())),
+        Err(err) => out.push_str(&format!("cwd none ({err})\n")),
+    }
+    out
+}
+
+fn list(dir: &str) -> std::io::Result<String> {
+    let mut names = std::fs::read_dir(dir)?
+        .map(|entry| entry.map(|e| e.file_name().to_string_lossy().into_owned()))
+        .collect::<std::io::Result<Vec<_>>>()?;
+    names.sort();
+    Ok(names.join("\n"))
 }

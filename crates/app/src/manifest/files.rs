@@ -8,7 +8,8 @@
 //! - `exclude_files` globs are matched against app-relative host paths.
 //!
 //! Patterns ending in `.` or `..`, patterns leading outside the application directory
-//! and missing non-glob paths are errors naming the component and the pattern.
+//! (by `..` or through a symbolic link) and missing non-glob paths are errors naming
+//! the component and the pattern. Symbolic links that stay inside are followed.
 
 use std::path::{Component, Path, PathBuf};
 
@@ -140,6 +141,7 @@ impl Expander<'_> {
                     })
                 })?;
                 if host.is_file() && host.starts_with(self.app_dir) {
+                    self.check_inside(pattern, self.app_dir, &host)?;
                     let guest =
                         Path::new("/").join(host.strip_prefix(self.app_dir).unwrap_or(&host));
                     self.add(host, guest);
@@ -153,7 +155,7 @@ impl Expander<'_> {
             }));
         }
         let guest = Path::new("/").join(path.strip_prefix(self.app_dir).unwrap_or(&path));
-        self.tree(path, guest)
+        self.tree(pattern, path, guest)
     }
 
     fn mapping(&mut self, source: &str, destination: &str) -> Result<()> {
@@ -168,14 +170,85 @@ impl Expander<'_> {
                 pattern: source.to_owned(),
             }));
         }
-        self.tree(path, PathBuf::from(destination))
+        self.tree(source, path, PathBuf::from(destination))
+    }
+
+    /// Fails if `host` (a path below `bound`, as written) resolves to somewhere
+    /// outside `bound` through a symbolic link. `bound` is the app directory, or
+    /// the directory a pattern or mapping names: a tree mounted as a whole may
+    /// not reach out of itself, just as a directly mounted one cannot.
+    fn check_inside(&self, pattern: &str, bound: &Path, host: &Path) -> Result<()> {
+        let target = host.canonicalize().map_err(|cause| {
+            self.fail(Problem::FileRead {
+                path: host.to_owned(),
+                cause,
+            })
+        })?;
+        let canonical_bound = bound.canonicalize().unwrap_or_else(|_| bound.to_owned());
+        if target.starts_with(&canonical_bound) {
+            return Ok(());
+        }
+        // Name the outermost path on the way that leads out: the link itself.
+        let on_the_way: Vec<&Path> = host
+            .ancestors()
+            .take_while(|p| p.starts_with(bound) && *p != bound)
+            .collect();
+        let link = on_the_way
+            .into_iter()
+            .rev()
+            .find(|p| {
+                p.canonicalize()
+                    .is_ok_and(|t| !t.starts_with(&canonical_bound))
+            })
+            .unwrap_or(host);
+        let relative = |p: &Path| p.strip_prefix(self.app_dir).unwrap_or(p).to_owned();
+        Err(self.fail(Problem::FileLinksOutside {
+            pattern: pattern.to_owned(),
+            link: relative(link),
+            target: link.canonicalize().unwrap_or(target),
+            bound: if bound == self.app_dir {
+                "the application directory".to_owned()
+            } else {
+                format!("\"{}\"", relative(bound).display())
+            },
+        }))
     }
 
     /// Adds a file, or every file below a directory, mapping `host` to `guest`.
-    fn tree(&mut self, host: PathBuf, guest: PathBuf) -> Result<()> {
+    fn tree(&mut self, pattern: &str, host: PathBuf, guest: PathBuf) -> Result<()> {
+        self.check_inside(pattern, self.app_dir, &host)?;
+        if host.is_dir() {
+            let bound = host.clone();
+            self.subtree(pattern, &bound, host, guest)
+        } else {
+            self.add(host, guest);
+            Ok(())
+        }
+    }
+
+    /// [`Self::tree`] below a directory `bound` that is mounted as a whole.
+    fn subtree(
+        &mut self,
+        pattern: &str,
+        bound: &Path,
+        host: PathBuf,
+        guest: PathBuf,
+    ) -> Result<()> {
+        self.check_inside(pattern, bound, &host)?;
         if !host.is_dir() {
             self.add(host, guest);
             return Ok(());
+        }
+        if host.is_symlink() {
+            // A link to a directory it is in would be walked for ever.
+            let target = host.canonicalize().unwrap_or_else(|_| host.clone());
+            let parent = host.parent().and_then(|p| p.canonicalize().ok());
+            if parent.is_some_and(|parent| parent.starts_with(&target)) {
+                return Err(self.fail(Problem::FileLinkLoop {
+                    pattern: pattern.to_owned(),
+                    link: host.strip_prefix(self.app_dir).unwrap_or(&host).to_owned(),
+                }));
+            }
         }
         let read = |p: &Path| {
             std::fs::read_dir(p)
@@ -195,7 +268,7 @@ impl Expander<'_> {
         entries.sort();
         for entry in entries {
             let name = entry.file_name().map(PathBuf::from).unwrap_or_default();
-            self.tree(entry, guest.join(name))?;
+            self.subtree(pattern, bound, entry, guest.join(name))?;
         }
         Ok(())
     }
@@ -343,5 +416,99 @@ mod tests {
         assert!(run(dir.path(), vec![s("nothing/*.x")], &[])
             .unwrap()
             .is_empty());
+    }
+
+    #[test]
+    fn symbolic_links_leading_outside_are_refused_and_those_inside_followed() {
+        let outside = tempfile::tempdir().unwrap();
+        std::fs::write(outside.path().join("secret.txt"), "host").unwrap();
+        let outside = outside.path().canonicalize().unwrap();
+        let refused = |make: &dyn Fn(&Path), def: FileDef| {
+            let dir = setup();
+            let root = dir.path().canonicalize().unwrap();
+            make(&root);
+            run(&root, vec![def], &[]).unwrap_err().to_string()
+        };
+        let link = |name: &'static str, target: PathBuf| {
+            move |root: &Path| std::os::unix::fs::symlink(&target, root.join(name)).unwrap()
+        };
+        let message = |pattern: &str, link: &str, target: &Path, bound: &str| {
+            format!(
+                "spin.toml: component \"api\": files: \"{pattern}\": {link} is a symbolic link to {}, outside {bound}",
+                target.display()
+            )
+        };
+        let app = "the application directory";
+        assert_eq!(
+            refused(&link("static/host-dir", outside.clone()), s("static")),
+            message("static", "static/host-dir", &outside, "\"static\"")
+        );
+        let secret = outside.join("secret.txt");
+        assert_eq!(
+            refused(&link("other/host-file", secret.clone()), s("other/*")),
+            message("other/*", "other/host-file", &secret, app)
+        );
+        assert_eq!(
+            refused(
+                &link("static/host-dir", outside.clone()),
+                s("static/host-dir/secret.txt")
+            ),
+            message(
+                "static/host-dir/secret.txt",
+                "static/host-dir",
+                &outside,
+                app
+            )
+        );
+        let up = StrOr::Table(FileMapping {
+            source: "up".into(),
+            destination: "/".into(),
+        });
+        let dir = setup();
+        let parent = dir
+            .path()
+            .canonicalize()
+            .unwrap()
+            .parent()
+            .unwrap()
+            .to_owned();
+        drop(dir);
+        let refused_up = refused(&link("up", "..".into()), up);
+        assert!(
+            refused_up.ends_with(&format!(
+                "is a symbolic link to {}, outside {app}",
+                parent.display()
+            )),
+            "{refused_up}"
+        );
+        // Inside the app, but outside the tree that is mounted as a whole.
+        let sibling = refused(&link("static/sibling", "../other".into()), s("static"));
+        assert!(
+            sibling.contains("static/sibling is a symbolic link to"),
+            "{sibling}"
+        );
+        assert!(sibling.ends_with("other, outside \"static\""), "{sibling}");
+        for (name, target) in [("static/self", "."), ("static/sub/back", "..")] {
+            assert_eq!(
+                refused(&link(name, target.into()), s("static")),
+                format!("spin.toml: component \"api\": files: \"static\": {name} is a symbolic link to a directory it is in")
+            );
+        }
+
+        let dir = setup();
+        let root = dir.path().canonicalize().unwrap();
+        std::os::unix::fs::symlink("static/sub", root.join("inside")).unwrap();
+        std::os::unix::fs::symlink("sub/c.txt", root.join("static/c-again.txt")).unwrap();
+        let files = run(&root, vec![s("inside"), s("static")], &[]).unwrap();
+        assert_eq!(
+            guest_paths(&files),
+            [
+                "/inside/c.txt",
+                "/static/a.txt",
+                "/static/b.md",
+                "/static/c-again.txt",
+                "/static/sub/c.txt"
+            ]
+        );
     }
 }

@@ -322,3 +322,102 @@ fn a_dependency_in_no_layer_is_refused_naming_it() {
         "component \"api\": dependency \"a:b/c\": digest sha256:x matches no Wasm layer and it has no inline bytes"
     );
 }
+
+/// A tar.gz holding a symbolic link, a hard link and a `../` name beside one
+/// regular file, as a hostile archive layer might.
+fn hostile_archive(content: &[u8]) -> Vec<u8> {
+    let mut tar = tar::Builder::new(Vec::new());
+    let mut link = |kind: tar::EntryType, name: &str, target: &str| {
+        let mut header = tar::Header::new_gnu();
+        header.set_entry_type(kind);
+        header.set_size(0);
+        tar.append_link(&mut header, name, target).unwrap();
+    };
+    link(tar::EntryType::Symlink, "index.html", "/etc/passwd");
+    link(tar::EntryType::Link, "hard.txt", "/etc/shadow");
+    let mut header = tar::Header::new_gnu();
+    header.set_entry_type(tar::EntryType::Regular);
+    header.set_size(content.len() as u64);
+    header.set_mode(0o644);
+    // `append_data` refuses `..`; a hostile archive would not ask.
+    header.as_old_mut().name[..13].copy_from_slice(b"../escape.txt");
+    header.set_cksum();
+    tar.append(&header, content).unwrap();
+    let tar = tar.into_inner().unwrap();
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    std::io::Write::write_all(&mut gz, &tar).unwrap();
+    gz.finish().unwrap()
+}
+
+#[test]
+fn archive_entries_are_found_by_content_never_by_name_or_link() {
+    let scratch = tempfile::tempdir().unwrap();
+    let assets = scratch.path().join("assets");
+    let content = b"the file";
+    let digest = sha256_digest(content);
+    let archive = hostile_archive(content);
+    let lock = lock(json!([{
+        "id": "api",
+        "source": {"content_type": "application/wasm", "digest": "sha256:w"},
+        "files": [{"digest": digest, "path": "index.html"}]
+    }]));
+    let layers = [
+        layer(media_types::LOCKED_APP, "sha256:l", &lock),
+        layer(media_types::WASM_LAYER, "sha256:w", WASM),
+        layer(media_types::ARCHIVE_LAYER, "sha256:a", &archive),
+    ];
+    OciApp::from_layers(&layers, &assets).unwrap();
+    let written = assets.join("api/index.html");
+    assert!(!written.is_symlink());
+    assert_eq!(std::fs::read(&written).unwrap(), content);
+    let mut names: Vec<_> = std::fs::read_dir(scratch.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    names.sort();
+    assert_eq!(names, ["assets"], "nothing beside the assets directory");
+
+    // A link's target is no content: a lock naming the empty digest finds nothing.
+    let empty = sha256_digest(b"");
+    let lock = self::lock(json!([{
+        "id": "api",
+        "source": {"content_type": "application/wasm", "digest": "sha256:w"},
+        "files": [{"digest": empty, "path": "passwd"}]
+    }]));
+    let layers = [
+        layer(media_types::LOCKED_APP, "sha256:l", &lock),
+        layer(media_types::WASM_LAYER, "sha256:w", WASM),
+        layer(media_types::ARCHIVE_LAYER, "sha256:a", &archive),
+    ];
+    assert!(error_of(&layers, &assets).contains("matches no data layer or archived file"));
+}
+
+#[test]
+fn a_link_placed_where_files_go_is_replaced_not_followed() {
+    let scratch = tempfile::tempdir().unwrap();
+    let outside = scratch.path().join("outside");
+    let assets = scratch.path().join("assets");
+    std::fs::create_dir_all(&outside).unwrap();
+    std::fs::create_dir_all(&assets).unwrap();
+    std::os::unix::fs::symlink(&outside, assets.join("api")).unwrap();
+    let lock = lock(json!([{
+        "id": "api",
+        "source": {"content_type": "application/wasm", "digest": "sha256:w"},
+        "files": [
+            {"inline": "aGk=", "path": "a.txt"},
+            {"inline": "b2s=", "path": "a.txt"}
+        ]
+    }]));
+    let layers = [
+        layer(media_types::LOCKED_APP, "sha256:l", &lock),
+        layer(media_types::WASM_LAYER, "sha256:w", WASM),
+    ];
+    OciApp::from_layers(&layers, &assets).unwrap();
+    assert!(!assets.join("api").is_symlink());
+    assert_eq!(std::fs::read(assets.join("api/a.txt")).unwrap(), b"ok");
+    assert_eq!(
+        std::fs::read_dir(&outside).unwrap().count(),
+        0,
+        "nothing written through the link"
+    );
+}
