@@ -198,6 +198,31 @@ async fn containerd_2_a_killed_shim_leaves_nothing_behind() -> Result<()> {
     a_killed_shim_leaves_nothing_behind(Containerd::V2).await
 }
 
+/// A pod's guest sees its component's environment (none, for this app),
+/// not the container's, and no file of the container or the node.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_pods_guest_sees_neither_the_container_env_nor_any_file() -> Result<()> {
+    let _shared = CONTAINERD.read();
+    let rig = Rig::get();
+    let which = Containerd::V2;
+    let image = faults_image(rig, which, "sandbox")?;
+    let mut task = Task::start(rig, which, &image, &[("NODE_SECRET", "node-only-value")])?;
+    task.wait_ready(rig, START_LIMIT)?;
+    let report = get(task.addr, "/env").await?.text();
+    let env: Vec<&str> = report.lines().filter(|l| l.starts_with("env ")).collect();
+    assert_eq!(env, Vec::<&str>::new(), "the guest's environment:\n{report}");
+    assert!(!report.contains("node-only-value"), "{report}");
+    for path in ["/etc/hostname", "/proc/self/environ", "/.spin", "/"] {
+        let reply = get(task.addr, &format!("/read?p={path}")).await?;
+        assert_eq!(reply.status, 404, "the guest read {path}: {}", reply.text());
+        let reply = get(task.addr, &format!("/list?p={path}")).await?;
+        assert_eq!(reply.status, 404, "the guest listed {path}: {}", reply.text());
+    }
+    task.kill(rig, "SIGTERM");
+    assert!(task.wait_exit(Duration::from_secs(20))?.success());
+    Ok(())
+}
+
 async fn pods_serve_through_a_containerd_restart(which: Containerd) -> Result<()> {
     let rig = Rig::get();
     let image = {

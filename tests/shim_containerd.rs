@@ -524,6 +524,84 @@ async fn containerd_2_start_up_failures_are_one_line_and_non_zero() -> Result<()
     start_up_failures_are_one_line_and_non_zero(Containerd::V2).await
 }
 
+/// The content-store digest of one blob runwasi stored as this shim's
+/// precompiled output (its labels name the original layer), starting a
+/// pod of `images/hello` first if there is none yet.
+async fn a_precompiled_blob(rig: &Rig, which: Containerd) -> Result<String> {
+    let find = || {
+        rig.ctr_ok(which, ["content", "ls"])
+            .lines()
+            .find(|line| line.contains("runwasi.io/precompiled/spin/") && line.contains("/original="))
+            .and_then(|line| line.split_whitespace().next())
+            .map(str::to_owned)
+    };
+    if let Some(digest) = find() {
+        return Ok(digest);
+    }
+    let image = push_app(rig, &sample_app("hello"), &format!("e2e/{}:v1", rig.unique_id("aotsrc")))?;
+    pull(rig, which, &image);
+    let mut task = Task::start(rig, which, &image, &[])?;
+    task.wait_ready(rig, START_LIMIT)?;
+    task.kill(rig, "SIGTERM");
+    task.wait_exit(Duration::from_secs(20))?;
+    find().ok_or_else(|| anyhow::anyhow!("no precompiled blob in the content store after a start"))
+}
+
+/// Native code this shim compiled, shipped back inside an image as the
+/// component's Wasm layer: the shim refuses to load it (only content runwasi
+/// stored under the shim's own precompile label is taken as native code),
+/// and the pod fails with one line saying so.
+async fn a_precompiled_blob_shipped_in_an_image_is_refused(which: Containerd) -> Result<()> {
+    let rig = Rig::get();
+    let digest = a_precompiled_blob(rig, which).await?;
+    let native = rig
+        .ctr_command(which)
+        .args(["content", "get", &digest])
+        .output()?
+        .stdout;
+    assert!(native.starts_with(b"\x7fELF"), "{digest} is not native code");
+    let lock = serde_json::json!({
+        "spin_lock_version": 1,
+        "metadata": {"name": "native", "triggers": {"http": {}}},
+        "triggers": [{"id": "t", "trigger_type": "http",
+                      "trigger_config": {"route": "/...", "component": "app"}}],
+        "components": [{"id": "app", "source": {
+            "content_type": "application/wasm",
+            "digest": spinshim_tests::oci_layout::digest(&native)
+        }}]
+    });
+    let name = format!("docker.io/spinshim-e2e/{}:v1", rig.unique_id("native"));
+    let tar = tempfile::NamedTempFile::new()?;
+    OciImage::wasm(
+        &name,
+        vec![
+            (spinshim_oci::media_types::WASM_LAYER, native),
+            (spinshim_oci::media_types::LOCKED_APP, serde_json::to_vec(&lock)?),
+        ],
+    )
+    .write_layout_tar(tar.path())?;
+    import(rig, which, tar.path());
+    let (status, output) = Task::run_to_exit(rig, which, &name, &[], START_LIMIT)?;
+    assert!(!status.success(), "native code in an image: exit {status}");
+    let errors = error_lines(&output);
+    assert!(
+        errors.len() == 1 && errors[0].contains("native code this host did not compile"),
+        "native code in an image: want one Error: line refusing it, output:\n{}",
+        output.join("\n")
+    );
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn containerd_1_7_a_precompiled_blob_shipped_in_an_image_is_refused() -> Result<()> {
+    a_precompiled_blob_shipped_in_an_image_is_refused(Containerd::V1_7).await
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn containerd_2_a_precompiled_blob_shipped_in_an_image_is_refused() -> Result<()> {
+    a_precompiled_blob_shipped_in_an_image_is_refused(Containerd::V2).await
+}
+
 /// New images starting at the same moment on one node (replicas of a new
 /// Deployment): each must get its app, although runwasi stores every
 /// image's precompiled layers under the same lease name.
