@@ -11,10 +11,12 @@
 #                  memory per pod, criterion; writes docs/PERFORMANCE.md and
 #                  docs/perf/*.png (scripts/bench.sh, ~20 min; needs root)
 #   make bench-quick  the same with fewer and shorter runs (~5 min)
+#   make fuzz      cargo-fuzz (nightly) on every target for FUZZ_SECONDS
+#                  (default 1800) each; merges new coverage into fuzz/corpus
 CARGO ?= cargo
 TEST_ARGS ?=
 
-.PHONY: all deps build images test lint fmt demo up-demo clean bench bench-quick soak
+.PHONY: all deps build images test lint fmt demo up-demo clean bench bench-quick soak fuzz
 
 all: build
 
@@ -44,6 +46,11 @@ demo:
 # and 100,000 mixed requests; writes docs/RELIABILITY.md. SOAK_* tune it.
 soak:
 	scripts/soak.sh
+
+# Coverage-guided fuzzing (not in make test, which runs the same targets
+# for a bounded time on stable): see scripts/fuzz.sh.
+fuzz:
+	scripts/fuzz.sh
 
 # Benchmarks: scripts/bench.sh installs its tools, builds, measures and
 # writes the report. BENCH_* variables tune it (see the script's header).
