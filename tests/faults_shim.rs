@@ -210,13 +210,22 @@ async fn a_pods_guest_sees_neither_the_container_env_nor_any_file() -> Result<()
     task.wait_ready(rig, START_LIMIT)?;
     let report = get(task.addr, "/env").await?.text();
     let env: Vec<&str> = report.lines().filter(|l| l.starts_with("env ")).collect();
-    assert_eq!(env, Vec::<&str>::new(), "the guest's environment:\n{report}");
+    assert_eq!(
+        env,
+        Vec::<&str>::new(),
+        "the guest's environment:\n{report}"
+    );
     assert!(!report.contains("node-only-value"), "{report}");
     for path in ["/etc/hostname", "/proc/self/environ", "/.spin", "/"] {
         let reply = get(task.addr, &format!("/read?p={path}")).await?;
         assert_eq!(reply.status, 404, "the guest read {path}: {}", reply.text());
         let reply = get(task.addr, &format!("/list?p={path}")).await?;
-        assert_eq!(reply.status, 404, "the guest listed {path}: {}", reply.text());
+        assert_eq!(
+            reply.status,
+            404,
+            "the guest listed {path}: {}",
+            reply.text()
+        );
     }
     task.kill(rig, "SIGTERM");
     assert!(task.wait_exit(Duration::from_secs(20))?.success());

@@ -88,7 +88,11 @@ async fn assert_unreadable(up: &Up, path: &str) -> Result<()> {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_guest_reads_its_files_and_nothing_around_them() -> Result<()> {
-    for layout in [Layout::Manifest, Layout::ManifestWithExtra, Layout::DirectMount] {
+    for layout in [
+        Layout::Manifest,
+        Layout::ManifestWithExtra,
+        Layout::DirectMount,
+    ] {
         let (dir, from) = sandbox_app(layout)?;
         let root = dir.path().canonicalize()?;
         let up = Up::start(&from, &[], &[HOST_SECRET])?;
@@ -136,8 +140,14 @@ async fn a_guest_sees_its_own_environment_not_the_hosts() -> Result<()> {
     assert_eq!(env, ["env GIVEN=yes"], "the guest's environment:\n{report}");
     let root_text = root.display().to_string();
     for line in report.lines() {
-        assert!(!line.contains(&root_text), "a host path reached the guest: {line}");
-        assert!(!line.contains(HOST_SECRET.1), "the host's environment reached the guest: {line}");
+        assert!(
+            !line.contains(&root_text),
+            "a host path reached the guest: {line}"
+        );
+        assert!(
+            !line.contains(HOST_SECRET.1),
+            "the host's environment reached the guest: {line}"
+        );
     }
     Ok(())
 }
@@ -155,7 +165,10 @@ fn a_symbolic_link_out_of_a_mounted_tree_stops_the_start_naming_it() -> Result<(
         &[],
         &[
             "component \"faults\": files",
-            &format!("assets/host-etc is a symbolic link to {}, outside \"assets\"", etc.display()),
+            &format!(
+                "assets/host-etc is a symbolic link to {}, outside \"assets\"",
+                etc.display()
+            ),
         ],
     )?;
     Ok(())

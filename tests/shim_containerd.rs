@@ -531,14 +531,20 @@ async fn a_precompiled_blob(rig: &Rig, which: Containerd) -> Result<String> {
     let find = || {
         rig.ctr_ok(which, ["content", "ls"])
             .lines()
-            .find(|line| line.contains("runwasi.io/precompiled/spin/") && line.contains("/original="))
+            .find(|line| {
+                line.contains("runwasi.io/precompiled/spin/") && line.contains("/original=")
+            })
             .and_then(|line| line.split_whitespace().next())
             .map(str::to_owned)
     };
     if let Some(digest) = find() {
         return Ok(digest);
     }
-    let image = push_app(rig, &sample_app("hello"), &format!("e2e/{}:v1", rig.unique_id("aotsrc")))?;
+    let image = push_app(
+        rig,
+        &sample_app("hello"),
+        &format!("e2e/{}:v1", rig.unique_id("aotsrc")),
+    )?;
     pull(rig, which, &image);
     let mut task = Task::start(rig, which, &image, &[])?;
     task.wait_ready(rig, START_LIMIT)?;
@@ -559,7 +565,10 @@ async fn a_precompiled_blob_shipped_in_an_image_is_refused(which: Containerd) ->
         .args(["content", "get", &digest])
         .output()?
         .stdout;
-    assert!(native.starts_with(b"\x7fELF"), "{digest} is not native code");
+    assert!(
+        native.starts_with(b"\x7fELF"),
+        "{digest} is not native code"
+    );
     let lock = serde_json::json!({
         "spin_lock_version": 1,
         "metadata": {"name": "native", "triggers": {"http": {}}},
@@ -576,7 +585,10 @@ async fn a_precompiled_blob_shipped_in_an_image_is_refused(which: Containerd) ->
         &name,
         vec![
             (spinshim_oci::media_types::WASM_LAYER, native),
-            (spinshim_oci::media_types::LOCKED_APP, serde_json::to_vec(&lock)?),
+            (
+                spinshim_oci::media_types::LOCKED_APP,
+                serde_json::to_vec(&lock)?,
+            ),
         ],
     )
     .write_layout_tar(tar.path())?;
