@@ -57,8 +57,26 @@ struct Expander<'a> {
     file: &'a str,
     field: String,
     app_dir: &'a Path,
+    /// The app directory as the bound no file may resolve outside of.
+    app_bound: Bound<'a>,
     exclude: Vec<glob::Pattern>,
     out: Vec<ContentPath>,
+}
+
+/// A directory nothing below it may resolve outside of: as written (for
+/// messages) and resolved once (for the checks).
+struct Bound<'b> {
+    written: &'b Path,
+    resolved: PathBuf,
+}
+
+impl<'b> Bound<'b> {
+    fn new(dir: &'b Path) -> Self {
+        Bound {
+            written: dir,
+            resolved: dir.canonicalize().unwrap_or_else(|_| dir.to_owned()),
+        }
+    }
 }
 
 /// Expands `files` of component `component` in `app_dir` (absolute).
@@ -88,6 +106,7 @@ pub(crate) fn expand(
         file,
         field: format!("component \"{component}\": files"),
         app_dir,
+        app_bound: Bound::new(app_dir),
         exclude,
         out: Vec::new(),
     };
@@ -141,7 +160,7 @@ impl Expander<'_> {
                     })
                 })?;
                 if host.is_file() && host.starts_with(self.app_dir) {
-                    self.check_inside(pattern, self.app_dir, &host)?;
+                    self.check_inside(pattern, &self.app_bound, &host)?;
                     let guest =
                         Path::new("/").join(host.strip_prefix(self.app_dir).unwrap_or(&host));
                     self.add(host, guest);
@@ -177,28 +196,27 @@ impl Expander<'_> {
     /// outside `bound` through a symbolic link. `bound` is the app directory, or
     /// the directory a pattern or mapping names: a tree mounted as a whole may
     /// not reach out of itself, just as a directly mounted one cannot.
-    fn check_inside(&self, pattern: &str, bound: &Path, host: &Path) -> Result<()> {
+    fn check_inside(&self, pattern: &str, bound: &Bound<'_>, host: &Path) -> Result<()> {
         let target = host.canonicalize().map_err(|cause| {
             self.fail(Problem::FileRead {
                 path: host.to_owned(),
                 cause,
             })
         })?;
-        let canonical_bound = bound.canonicalize().unwrap_or_else(|_| bound.to_owned());
-        if target.starts_with(&canonical_bound) {
+        if target.starts_with(&bound.resolved) {
             return Ok(());
         }
         // Name the outermost path on the way that leads out: the link itself.
         let on_the_way: Vec<&Path> = host
             .ancestors()
-            .take_while(|p| p.starts_with(bound) && *p != bound)
+            .take_while(|p| p.starts_with(bound.written) && *p != bound.written)
             .collect();
         let link = on_the_way
             .into_iter()
             .rev()
             .find(|p| {
                 p.canonicalize()
-                    .is_ok_and(|t| !t.starts_with(&canonical_bound))
+                    .is_ok_and(|t| !t.starts_with(&bound.resolved))
             })
             .unwrap_or(host);
         let relative = |p: &Path| p.strip_prefix(self.app_dir).unwrap_or(p).to_owned();
@@ -206,69 +224,61 @@ impl Expander<'_> {
             pattern: pattern.to_owned(),
             link: relative(link),
             target: link.canonicalize().unwrap_or(target),
-            bound: if bound == self.app_dir {
+            bound: if bound.written == self.app_dir {
                 "the application directory".to_owned()
             } else {
-                format!("\"{}\"", relative(bound).display())
+                format!("\"{}\"", relative(bound.written).display())
             },
         }))
     }
 
     /// Adds a file, or every file below a directory, mapping `host` to `guest`.
     fn tree(&mut self, pattern: &str, host: PathBuf, guest: PathBuf) -> Result<()> {
-        self.check_inside(pattern, self.app_dir, &host)?;
+        self.check_inside(pattern, &self.app_bound, &host)?;
         if host.is_dir() {
-            let bound = host.clone();
-            self.subtree(pattern, &bound, host, guest)
+            let bound = Bound::new(&host);
+            self.walk(pattern, &bound, &host, guest)
         } else {
             self.add(host, guest);
             Ok(())
         }
     }
 
-    /// [`Self::tree`] below a directory `bound` that is mounted as a whole.
-    fn subtree(
-        &mut self,
-        pattern: &str,
-        bound: &Path,
-        host: PathBuf,
-        guest: PathBuf,
-    ) -> Result<()> {
-        self.check_inside(pattern, bound, &host)?;
-        if !host.is_dir() {
-            self.add(host, guest);
-            return Ok(());
-        }
-        if host.is_symlink() {
+    /// Adds every file below `dir`, a directory inside `bound`, the tree that
+    /// is mounted as a whole.
+    fn walk(&mut self, pattern: &str, bound: &Bound<'_>, dir: &Path, guest: PathBuf) -> Result<()> {
+        if dir.is_symlink() {
             // A link to a directory it is in would be walked for ever.
-            let target = host.canonicalize().unwrap_or_else(|_| host.clone());
-            let parent = host.parent().and_then(|p| p.canonicalize().ok());
+            let target = dir.canonicalize().unwrap_or_else(|_| dir.to_owned());
+            let parent = dir.parent().and_then(|p| p.canonicalize().ok());
             if parent.is_some_and(|parent| parent.starts_with(&target)) {
                 return Err(self.fail(Problem::FileLinkLoop {
                     pattern: pattern.to_owned(),
-                    link: host.strip_prefix(self.app_dir).unwrap_or(&host).to_owned(),
+                    link: dir.strip_prefix(self.app_dir).unwrap_or(dir).to_owned(),
                 }));
             }
         }
-        let read = |p: &Path| {
-            std::fs::read_dir(p)
-                .and_then(|entries| {
-                    entries
-                        .map(|e| e.map(|e| e.path()))
-                        .collect::<std::io::Result<Vec<_>>>()
+        let mut entries = std::fs::read_dir(dir)
+            .and_then(|entries| {
+                entries
+                    .map(|e| e.map(|e| e.path()))
+                    .collect::<std::io::Result<Vec<_>>>()
+            })
+            .map_err(|source| {
+                self.fail(Problem::FileRead {
+                    path: dir.to_owned(),
+                    cause: source,
                 })
-                .map_err(|source| {
-                    self.fail(Problem::FileRead {
-                        path: p.to_owned(),
-                        cause: source,
-                    })
-                })
-        };
-        let mut entries = read(&host)?;
+            })?;
         entries.sort();
         for entry in entries {
+            self.check_inside(pattern, bound, &entry)?;
             let name = entry.file_name().map(PathBuf::from).unwrap_or_default();
-            self.subtree(pattern, bound, entry, guest.join(name))?;
+            if entry.is_dir() {
+                self.walk(pattern, bound, &entry, guest.join(name))?;
+            } else {
+                self.add(entry, guest.join(name));
+            }
         }
         Ok(())
     }

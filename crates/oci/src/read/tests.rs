@@ -356,17 +356,23 @@ fn archive_entries_are_found_by_content_never_by_name_or_link() {
     let content = b"the file";
     let digest = sha256_digest(content);
     let archive = hostile_archive(content);
-    let lock = lock(json!([{
-        "id": "api",
-        "source": {"content_type": "application/wasm", "digest": "sha256:w"},
-        "files": [{"digest": digest, "path": "index.html"}]
-    }]));
-    let layers = [
-        layer(media_types::LOCKED_APP, "sha256:l", &lock),
-        layer(media_types::WASM_LAYER, "sha256:w", WASM),
-        layer(media_types::ARCHIVE_LAYER, "sha256:a", &archive),
-    ];
-    OciApp::from_layers(&layers, &assets).unwrap();
+    // A lock asking for one file by digest, and the layers with the archive.
+    let lock_for = |digest: &str, path: &str| {
+        lock(json!([{
+            "id": "api",
+            "source": {"content_type": "application/wasm", "digest": "sha256:w"},
+            "files": [{"digest": digest, "path": path}]
+        }]))
+    };
+    fn layers_with<'a>(lock: &'a [u8], archive: &'a [u8]) -> [Layer<'a>; 3] {
+        [
+            layer(media_types::LOCKED_APP, "sha256:l", lock),
+            layer(media_types::WASM_LAYER, "sha256:w", WASM),
+            layer(media_types::ARCHIVE_LAYER, "sha256:a", archive),
+        ]
+    }
+    let lock = lock_for(&digest, "index.html");
+    OciApp::from_layers(&layers_with(&lock, &archive), &assets).unwrap();
     let written = assets.join("api/index.html");
     assert!(!written.is_symlink());
     assert_eq!(std::fs::read(&written).unwrap(), content);
@@ -378,18 +384,9 @@ fn archive_entries_are_found_by_content_never_by_name_or_link() {
     assert_eq!(names, ["assets"], "nothing beside the assets directory");
 
     // A link's target is no content: a lock naming the empty digest finds nothing.
-    let empty = sha256_digest(b"");
-    let lock = self::lock(json!([{
-        "id": "api",
-        "source": {"content_type": "application/wasm", "digest": "sha256:w"},
-        "files": [{"digest": empty, "path": "passwd"}]
-    }]));
-    let layers = [
-        layer(media_types::LOCKED_APP, "sha256:l", &lock),
-        layer(media_types::WASM_LAYER, "sha256:w", WASM),
-        layer(media_types::ARCHIVE_LAYER, "sha256:a", &archive),
-    ];
-    assert!(error_of(&layers, &assets).contains("matches no data layer or archived file"));
+    let lock = lock_for(&sha256_digest(b""), "passwd");
+    assert!(error_of(&layers_with(&lock, &archive), &assets)
+        .contains("matches no data layer or archived file"));
 }
 
 #[test]
