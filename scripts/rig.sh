@@ -129,7 +129,15 @@ start_containerd() {
     t=$(now_ms)
     ln -sfn "$bin/ctr" "$d/ctr"
     local env=(PATH="$(containerd_path "$n" "$suite")" HOME="${HOME:-/root}")
-    [ -n "${RIG_RUST_LOG:-}" ] && env+=(RUST_LOG="$RIG_RUST_LOG")
+    # A restart gives the shims the RUST_LOG `up` gave them (tests count
+    # what they log at info), whatever the restarting process's env says.
+    local rust_log=${RIG_RUST_LOG:-}
+    if [ "${3:-}" = append ]; then
+        rust_log=$(cat "$d/shim-rust-log" 2>/dev/null || true)
+    else
+        printf '%s' "$rust_log" > "$d/shim-rust-log"
+    fi
+    [ -n "$rust_log" ] && env+=(RUST_LOG="$rust_log")
     rm -f "$d/containerd.sock"
     # A restart ($3 = append) keeps the log tests read.
     [ "${3:-}" = append ] || : > "$d/containerd.log"
@@ -206,7 +214,7 @@ up() {
     t0=$(now_ms)
     [ "$(id -u)" = 0 ] || die "the rig runs containerd and needs root"
     local shim_src=${SPINSHIM_SHIM_BIN:-$REPO/target/release/containerd-shim-spin-v2}
-    [ -f "$shim_src" ] || die "shim binary $shim_src not found: build it first with \`make build\` (cargo build --release -p containerd-shim-spin), or set SPINSHIM_SHIM_BIN"
+    [ -f "$shim_src" ] || die "shim binary $shim_src not found: build it first with \`make build\` (cargo build --release --workspace), or set SPINSHIM_SHIM_BIN"
     [ -x "$shim_src" ] || die "shim binary $shim_src is not executable"
     local want2=${RIG_CONTAINERD2:-1}
 

@@ -168,12 +168,29 @@ async fn a_killed_shim_leaves_nothing_behind(which: Containerd) -> Result<()> {
     task.wait_ready(rig, START_LIMIT)?;
     assert_task_serves(&task, "start").await?;
     let shim = main_shim(&task.id)?;
+    // The socket the shim's task front moved runwasi's service to, beside
+    // containerd's (whose address the shim keeps in its bundle, its cwd).
+    let address = std::fs::read_to_string(format!("/proc/{shim}/cwd/address"))?;
+    let containerds = PathBuf::from(address.trim().trim_start_matches("unix://"));
+    let front = PathBuf::from(format!("{}.runwasi", containerds.display()));
+    assert!(
+        front.exists(),
+        "no task front socket at {}",
+        front.display()
+    );
     std::process::Command::new("kill")
         .args(["-KILL", &shim.to_string()])
         .status()?;
     // containerd notices and runs the shim's `delete`, which must take the
-    // container's process, cgroups and state with it.
+    // container's process, cgroups, state and sockets with it.
     assert_nothing_left(&task.id, "SIGKILL of the shim");
+    let deadline = Instant::now() + Duration::from_secs(5);
+    for socket in [&containerds, &front] {
+        while socket.exists() && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        assert!(!socket.exists(), "{} left after SIGKILL", socket.display());
+    }
     assert!(
         std::net::TcpStream::connect(task.addr).is_err(),
         "the app still serves on {} after its shim was killed",
@@ -303,17 +320,14 @@ async fn pods_serve_through_a_containerd_restart(which: Containerd) -> Result<()
     Ok(())
 }
 
-// runwasi 1.0's task service answers containerd's `Pids` call as
-// unimplemented, so a restarted containerd takes every running task for a
-// shim leaked during a create (containerd#6866) and forgets it: the pod
-// keeps serving, orphaned. Run with `--ignored` to see it.
-#[ignore = "runwasi 1.0 does not implement Pids: a containerd restart orphans its tasks"]
+// A restarted containerd asks each shim for its task's processes and
+// forgets a shim that names none; the shim's task front answers (runwasi
+// 1.0 does not).
 #[tokio::test(flavor = "multi_thread")]
 async fn containerd_1_7_pods_serve_through_a_containerd_restart() -> Result<()> {
     pods_serve_through_a_containerd_restart(Containerd::V1_7).await
 }
 
-#[ignore = "runwasi 1.0 does not implement Pids: a containerd restart orphans its tasks"]
 #[tokio::test(flavor = "multi_thread")]
 async fn containerd_2_pods_serve_through_a_containerd_restart() -> Result<()> {
     pods_serve_through_a_containerd_restart(Containerd::V2).await

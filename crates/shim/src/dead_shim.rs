@@ -5,8 +5,8 @@
 //! touching the container, so its process kept serving with nobody to stop
 //! it, and its cgroups stayed behind. Here `delete` first does what `runc
 //! delete --force` does for runc's shim: the container's processes are
-//! killed, its cgroups and its state removed. runwasi then answers
-//! containerd as before.
+//! killed, its cgroups, its state and its sockets removed. runwasi then
+//! answers containerd as before.
 
 use std::path::{Path, PathBuf};
 
@@ -38,6 +38,23 @@ pub fn clean_up_on_delete(runtime: &str) {
             "cleaning up container {} after its shim died: {err:#}",
             call.id
         );
+    }
+    remove_dead_sockets(&call.bundle);
+}
+
+/// The sockets a killed shim leaves in containerd's socket directory (the
+/// one containerd connects to and its task front's), unless a live shim,
+/// serving the pod's other containers, still listens on them.
+fn remove_dead_sockets(bundle: &Path) {
+    let Ok(address) = std::fs::read_to_string(bundle.join("address")) else {
+        return;
+    };
+    let containerds = Path::new(address.trim().trim_start_matches("unix://"));
+    let front = crate::task_front::service_socket_beside(containerds);
+    for socket in [containerds, front.as_path()] {
+        if std::os::unix::net::UnixStream::connect(socket).is_err() {
+            let _ = std::fs::remove_file(socket);
+        }
     }
 }
 

@@ -11,12 +11,15 @@
 //! - [`container_env`]: the `SPIN_*` settings from the container's env.
 //! - [`precompile_lock`]: first starts on a node take turns (a runwasi race).
 //! - [`dead_shim`]: what a killed shim's container leaves is removed.
+//! - [`task_front`]: containerd's socket, relayed to runwasi's task service
+//!   with `Pids` answered, so a restarted containerd keeps its tasks.
 
 mod compiler;
 mod container_env;
 mod dead_shim;
 mod precompile_lock;
 mod sandbox;
+mod task_front;
 
 use containerd_shim_wasm::shim::{version, Cli, Config, Shim, Version};
 
@@ -55,6 +58,7 @@ impl Shim for SpinShim {
 
 fn main() {
     dead_shim::clean_up_on_delete(SpinShim::name());
+    let _front = task_front::TaskFront::install();
     // The shim's own log (containerd's side) stays at `error` unless
     // RUST_LOG or containerd's debug flag asks for more: per-request
     // logging once cost the reference shim most of its throughput.
