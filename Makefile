@@ -25,7 +25,7 @@ deps:
 	scripts/install-deps.sh
 
 build: deps
-	$(CARGO) build --release -p spinshim -p containerd-shim-spin
+	$(CARGO) build --release --workspace
 
 images:
 	scripts/build-images.sh

@@ -25,7 +25,7 @@ run() { printf '$ %s\n' "$*" >&2; "$@"; }
 if [ -z "${DEMO_SKIP_BUILD:-}" ]; then
     "$HERE/install-deps.sh"
     "$HERE/build-images.sh" -p hello >/dev/null
-    "$CARGO" build --release -p spinshim -p containerd-shim-spin
+    "$CARGO" build --release --workspace
 fi
 
 env_file=$(RIG_CONTAINERD2=0 "$HERE/rig.sh" up | tail -n 1)

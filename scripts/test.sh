@@ -51,7 +51,7 @@ PY
 step deps "$HERE/install-deps.sh"
 step deployments check_deployments
 step images "$HERE/build-images.sh"
-step build "$CARGO" build --release -p spinshim -p containerd-shim-spin
+step build "$CARGO" build --release --workspace
 if [ -z "${SKIP_LINT:-}" ]; then
     step fmt "$CARGO" fmt --all -- --check
     step clippy "$CARGO" clippy --release --workspace --all-targets -- -D warnings
