@@ -21,6 +21,7 @@ process) so bench.sh's trap can stop them should this script die.
 """
 import argparse
 import datetime
+import itertools
 import json
 import os
 import re
@@ -785,8 +786,19 @@ def main():
     ctr = Ctr(env)
     phases = a.phases.split()
 
-    def up(key, app):
-        return ProcServer(key, lambda port: [a.spinshim, "up", "--from", app, "--listen", f"127.0.0.1:{port}"], work)
+    # Every `spinshim up` of the run shares a compile cache of its own
+    # (wasmtime serve has its cache config), unless it asks for a fresh one.
+    os.environ["SPINSHIM_CACHE_DIR"] = os.path.join(work.root, "compile-cache")
+    fresh_caches = itertools.count()
+
+    def up(key, app, fresh_cache=False):
+        def argv(port):
+            extra = []
+            if fresh_cache:
+                cache = os.path.join(work.root, f"compile-cache-{key}-{next(fresh_caches)}")
+                extra = ["--cache-dir", cache]
+            return [a.spinshim, "up", "--from", app, "--listen", f"127.0.0.1:{port}"] + extra
+        return ProcServer(key, argv, work)
 
     def up_state(key, path):
         """images/state-bench with fresh stores seeded as the guest expects;
@@ -842,6 +854,7 @@ def main():
         },
         "servers": {
             "up-hello": {"label": "spinshim up", "app": "hello", "kind": "up"},
+            "up-hello-first": {"label": "spinshim up, empty compile cache", "app": "hello", "kind": "up"},
             "wasmtime-hello": {"label": "wasmtime serve", "app": "hello", "kind": "wasmtime"},
             "shim-hello": {"label": "shim via containerd 1.7", "app": "hello", "kind": "shim"},
             "up-hello-p3": {"label": "spinshim up", "app": "hello-p3", "kind": "up"},
@@ -908,7 +921,8 @@ def main():
     if "procstart" in phases:
         log(f"phase 2: process start -> first 200, {a.cold_runs} runs each")
         results["procstart"] = phase_procstart(
-            a, [up("up-hello", a.hello_app), wasmtime("wasmtime-hello", a.hello_wasm)], work)
+            a, [up("up-hello", a.hello_app), wasmtime("wasmtime-hello", a.hello_wasm),
+                up("up-hello-first", a.hello_app, fresh_cache=True)], work)
         save()
     if "coldstart" in phases:
         log(f"phase 3: ctr run -d -> first 200, {a.cold_runs} runs each, warm and first start")

@@ -108,6 +108,12 @@ pub fn server_user(user: &str, package: &str) -> Result<Option<(u32, u32)>> {
     Ok(Some((id("-u")?, id("-g")?)))
 }
 
+/// The compile cache every `spinshim up` of the tests shares (under
+/// target/, so `cargo clean` takes it).
+pub fn test_compile_cache() -> PathBuf {
+    repo_root().join("target/test-compile-cache")
+}
+
 /// A running `spinshim up`, killed when dropped.
 pub struct Up {
     child: Child,
@@ -170,6 +176,9 @@ impl Up {
             .arg("--listen")
             .arg(addr.to_string())
             .args(args)
+            // The tests' own compile cache, not the user's; a test may
+            // name another.
+            .env("SPINSHIM_CACHE_DIR", test_compile_cache())
             .envs(env.iter().copied())
             .env_remove("RUST_LOG")
             .stdin(Stdio::null())

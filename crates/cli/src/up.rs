@@ -10,7 +10,8 @@ use indexmap::IndexMap;
 use spinshim_app::runtime_config::RuntimeConfig;
 use spinshim_app::variables::{parse_variable_arg, Providers};
 use spinshim_runtime::{
-    App, FromLock, HttpLimits, HttpTriggerOptions, SqlSeed, StartOptions, StateDirChoice, StateSeed,
+    App, CompileCache, FromLock, HttpLimits, HttpTriggerOptions, SqlSeed, StartOptions,
+    StateDirChoice, StateSeed,
 };
 
 /// Where `up` listens unless told otherwise (Spin's default).
@@ -60,6 +61,14 @@ pub struct UpArgs {
     #[arg(long, value_name = "SECONDS", default_value_t = 10.0)]
     shutdown_timeout: f64,
 
+    /// Where compiled components are kept between starts [default: $XDG_CACHE_HOME/spinshim/compiled, else ~/.cache/spinshim/compiled].
+    #[arg(long, value_name = "DIR", env = "SPINSHIM_CACHE_DIR")]
+    cache_dir: Option<PathBuf>,
+
+    /// Compile every component at start, keeping nothing (as Spin's `--disable-cache`).
+    #[arg(long)]
+    disable_cache: bool,
+
     /// Arguments for a command trigger's component (after `--`).
     #[arg(last = true, value_name = "ARGS")]
     command_args: Vec<String>,
@@ -99,10 +108,12 @@ async fn serve(args: UpArgs) -> Result<i32> {
         Some(dir) => StateDirChoice::Explicit(dir.clone()),
         None => StateDirChoice::Default(app_dir(&args.from).join(".spin")),
     };
+    let compile_cache = compile_cache(&args);
     let app = App::start(
         locked,
         StartOptions {
             code: &FromLock,
+            compile_cache: compile_cache.as_ref(),
             providers,
             runtime_config,
             components_to_retain: (!args.component_ids.is_empty())
@@ -124,6 +135,22 @@ async fn serve(args: UpArgs) -> Result<i32> {
     print!("{}", app.describe());
     app.run(spinshim_runtime::signals::shutdown_requested())
         .await
+}
+
+/// The compile cache `up` keeps, unless disabled. One it cannot use is
+/// said once and the app compiles as without one.
+fn compile_cache(args: &UpArgs) -> Option<CompileCache> {
+    if args.disable_cache {
+        return None;
+    }
+    let dir = args.cache_dir.clone().or_else(CompileCache::default_dir)?;
+    match CompileCache::open(&dir) {
+        Ok(cache) => Some(cache),
+        Err(err) => {
+            eprintln!("Warning: components compile at every start: {err:#}");
+            None
+        }
+    }
 }
 
 /// The directory the app was loaded from (a lock file's or manifest's

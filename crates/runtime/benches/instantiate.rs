@@ -60,6 +60,7 @@ fn start_hello(runtime: &tokio::runtime::Runtime) -> App {
             hello_app(),
             StartOptions {
                 code: &FromLock,
+                compile_cache: None,
                 providers: Providers::default(),
                 runtime_config: Default::default(),
                 components_to_retain: None,

@@ -19,6 +19,7 @@ use spinshim_app::variables::{resolve_app_variables_with, Providers};
 use spinshim_app::{retain_components, LockedApp, RuntimeConfig, StateDir};
 
 use crate::code::CodeSource;
+use crate::compile_cache::CompileCache;
 use crate::engine::{build_engine, EngineOptions, EpochTicker};
 use crate::host::outbound_networking::NetworkPolicy;
 use crate::host::{AppContext, AppHost, StateSeed};
@@ -47,6 +48,9 @@ pub enum StateDirChoice {
 pub struct StartOptions<'a> {
     /// Where component code comes from.
     pub code: &'a dyn CodeSource,
+    /// Where compiled code is kept between starts; `spinshim up` has one,
+    /// the shim's is containerd's content store (through runwasi).
+    pub compile_cache: Option<&'a CompileCache>,
     /// `--variable` values and the environment (process or container).
     pub providers: Providers,
     /// The runtime config (empty when there is none).
@@ -124,6 +128,7 @@ impl App {
                 host: &host,
                 max_instance_memory,
                 code: options.code,
+                compile_cache: options.compile_cache,
                 staging_root: options.staging_root.as_deref(),
             },
         )?;

@@ -16,6 +16,7 @@ use spinshim_app::locked::{ContentRef, LockedComponent, LockedDependency};
 use wasmtime::component::Component;
 use wasmtime::{Engine, Precompiled};
 
+use crate::compile_cache::CompileCache;
 use crate::componentize::componentize;
 use crate::compose;
 use crate::engine::{build_engine, EngineOptions};
@@ -102,15 +103,30 @@ fn lock_content<'a>(id: &str, what: &str, content: &'a ContentRef) -> Result<Com
 }
 
 /// Loads `component` from `code`, composed with its dependencies when it
-/// has any; errors name the component and the dependency.
+/// has any, and through `cache` when there is one (Wasm only: our own
+/// precompiled code needs no cache); errors name the component and the
+/// dependency.
 pub fn load_component(
     engine: &Engine,
     component: &LockedComponent,
     code: &dyn CodeSource,
+    cache: Option<&CompileCache>,
 ) -> Result<Component> {
-    match composed_wasm(component, code)? {
-        Some(composed) => load(engine, &component.id, ComponentCode::Wasm(&composed)),
-        None => load(engine, &component.id, code.code(component)?),
+    let id = &component.id;
+    let code = match composed_wasm(component, code)? {
+        Some(composed) => Cow::Owned(composed),
+        None => match (code.code(component)?, cache) {
+            (own @ ComponentCode::OwnPrecompiled(_), _) | (own, None) => {
+                return load(engine, id, own)
+            }
+            (wasm, Some(_)) => wasm_of(&format!("component \"{id}\""), wasm)?,
+        },
+    };
+    match cache {
+        Some(cache) => cache.load_or_compile(engine, id, &code, || {
+            load(engine, id, ComponentCode::Wasm(&code))
+        }),
+        None => load(engine, id, ComponentCode::Wasm(&code)),
     }
 }
 

@@ -3,6 +3,7 @@
 //! - [`app`]: the one start-up sequence ([`App::start`], [`App::run`]).
 //! - [`engine`]: the one wasmtime engine of a process and its epoch clock.
 //! - [`code`]: component code (Wasm, or our own precompiled code) → wasmtime.
+//! - [`compile_cache`]: `spinshim up`'s compiled code, kept between starts.
 //! - [`prepare`]: a locked app → compiled, linked, configured components.
 //! - [`store`]: what one guest instance holds, and how it is created.
 //! - [`host`]: host capabilities, one module each.
@@ -14,6 +15,7 @@
 pub mod allocator;
 pub mod app;
 pub mod code;
+pub mod compile_cache;
 pub mod componentize;
 mod compose;
 pub mod engine;
@@ -28,6 +30,7 @@ pub mod trigger;
 
 pub use app::{App, StartOptions, StateDirChoice};
 pub use code::{CodeSource, ComponentCode, FromLock, Precompiler};
+pub use compile_cache::CompileCache;
 pub use engine::{build_engine, EngineOptions, EpochTicker, RuntimeEngine};
 pub use host::{SqlSeed, StateSeed};
 pub use prepare::{PrepareOptions, PreparedApp};

@@ -17,6 +17,7 @@ use spinshim_app::variables::ResolvedVariables;
 use wasmtime::component::Linker;
 
 use crate::code::{self, CodeSource};
+use crate::compile_cache::CompileCache;
 use crate::engine::RuntimeEngine;
 use crate::files::prepare_mounts;
 use crate::host::{self, AppHost, ComponentContext};
@@ -33,6 +34,8 @@ pub struct PrepareOptions<'a> {
     pub max_instance_memory: Option<u64>,
     /// Where component code comes from.
     pub code: &'a dyn CodeSource,
+    /// Where compiled code is kept between starts (`spinshim up`).
+    pub compile_cache: Option<&'a CompileCache>,
     /// Where component files are staged; the system temp dir when `None`.
     /// The shim points this into the container's state dir, because a
     /// Wasm image's root filesystem has no `/tmp`.
@@ -119,7 +122,12 @@ fn prepare_component(
         variables: options.variables,
         allowed_hosts: &allowed_hosts,
     })?;
-    let compiled = code::load_component(engine.engine(), component, options.code)?;
+    let compiled = code::load_component(
+        engine.engine(),
+        component,
+        options.code,
+        options.compile_cache,
+    )?;
     let with_denials = host::denied::link_denials(linker, engine.engine(), &compiled)
         .with_context(|| format!("component \"{id}\": linking what its dependencies are denied"))?;
     let pre = with_denials

@@ -163,6 +163,8 @@ async fn serve(
     let app = App::start(
         locked,
         StartOptions {
+            // runwasi keeps the compiled code, in containerd's content store.
+            compile_cache: None,
             code,
             providers,
             runtime_config,
