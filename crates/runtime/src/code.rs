@@ -113,21 +113,21 @@ pub fn load_component(
     cache: Option<&CompileCache>,
 ) -> Result<Component> {
     let id = &component.id;
-    let code = match composed_wasm(component, code)? {
-        Some(composed) => Cow::Owned(composed),
-        None => match (code.code(component)?, cache) {
-            (own @ ComponentCode::OwnPrecompiled(_), _) | (own, None) => {
-                return load(engine, id, own)
-            }
-            (wasm, Some(_)) => wasm_of(&format!("component \"{id}\""), wasm)?,
-        },
+    let what = format!("component \"{id}\"");
+    let composed = composed_wasm(component, code)?;
+    let code = match &composed {
+        Some(composed) => ComponentCode::Wasm(composed),
+        None => code.code(component)?,
     };
-    match cache {
-        Some(cache) => cache.load_or_compile(engine, id, &code, || {
-            load(engine, id, ComponentCode::Wasm(&code))
-        }),
-        None => load(engine, id, ComponentCode::Wasm(&code)),
-    }
+    let cache = match (cache, &code) {
+        (Some(cache), ComponentCode::Wasm(_) | ComponentCode::WasmFile(_)) => cache,
+        _ => return load(engine, id, code),
+    };
+    let compiling = compiling_label(&code);
+    let wasm = wasm_of(&what, code)?;
+    cache.load_or_compile(engine, id, &wasm, || {
+        compile(engine, &what, &compiling, &wasm)
+    })
 }
 
 /// `component` composed with its dependencies, as one component binary;
@@ -193,12 +193,22 @@ pub fn load(engine: &Engine, id: &str, code: ComponentCode<'_>) -> Result<Compon
             .map_err(anyhow::Error::from)
             .with_context(|| format!("{what}: loading its precompiled code"));
     }
-    let compiling = match &code {
+    let compiling = compiling_label(&code);
+    let wasm = wasm_of(&what, code)?;
+    compile(engine, &what, &compiling, &wasm)
+}
+
+/// What compiling `code` is called in errors: the file, when there is one.
+fn compiling_label(code: &ComponentCode<'_>) -> String {
+    match code {
         ComponentCode::WasmFile(path) => format!("compiling {}", path.display()),
         _ => "compiling".to_owned(),
-    };
-    let wasm = wasm_of(&what, code)?;
-    let component = servable_component(&what, &wasm)?;
+    }
+}
+
+/// Compiles `wasm` made servable; `what` and `compiling` name it in errors.
+fn compile(engine: &Engine, what: &str, compiling: &str, wasm: &[u8]) -> Result<Component> {
+    let component = servable_component(what, wasm)?;
     Component::new(engine, &component)
         .map_err(anyhow::Error::from)
         .with_context(|| format!("{what}: {compiling}"))

@@ -27,6 +27,16 @@ fn load(cache: &CompileCache, engine: &Engine, wasm: &[u8], compiles: &Cell<u32>
         .unwrap();
 }
 
+/// A cache in a new directory that has compiled `EMPTY_COMPONENT` once.
+fn one_compiled() -> (tempfile::TempDir, CompileCache, Engine, Cell<u32>) {
+    let dir = tempfile::tempdir().unwrap();
+    let cache = CompileCache::open(dir.path()).unwrap();
+    let engine = engine();
+    let compiles = Cell::new(0);
+    load(&cache, &engine, EMPTY_COMPONENT, &compiles);
+    (dir, cache, engine, compiles)
+}
+
 fn cached_files(dir: &Path) -> Vec<PathBuf> {
     let mut files: Vec<PathBuf> = fs::read_dir(dir)
         .unwrap()
@@ -55,11 +65,7 @@ fn code_compiled_once_loads_from_the_cache_and_other_code_compiles() {
 
 #[test]
 fn a_damaged_file_is_compiled_again_and_replaced() {
-    let dir = tempfile::tempdir().unwrap();
-    let cache = CompileCache::open(dir.path()).unwrap();
-    let engine = engine();
-    let compiles = Cell::new(0);
-    load(&cache, &engine, EMPTY_COMPONENT, &compiles);
+    let (dir, cache, engine, compiles) = one_compiled();
     let [file] = &cached_files(dir.path())[..] else {
         panic!("one file expected")
     };
@@ -83,11 +89,7 @@ fn a_directory_others_may_write_to_is_refused() {
 
 #[test]
 fn a_file_of_another_user_or_a_link_is_not_loaded() {
-    let dir = tempfile::tempdir().unwrap();
-    let cache = CompileCache::open(dir.path()).unwrap();
-    let engine = engine();
-    let compiles = Cell::new(0);
-    load(&cache, &engine, EMPTY_COMPONENT, &compiles);
+    let (dir, cache, engine, compiles) = one_compiled();
     let [file] = &cached_files(dir.path())[..] else {
         panic!("one file expected")
     };
