@@ -76,6 +76,7 @@ pub struct UpArgs {
 
 /// Runs `up` to completion (until a shutdown signal).
 pub fn run(args: UpArgs) -> Result<i32> {
+    spinshim_runtime::allocator::start_purging_thread();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

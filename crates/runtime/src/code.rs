@@ -209,6 +209,7 @@ fn compiling_label(code: &ComponentCode<'_>) -> String {
 /// Compiles `wasm` made servable; `what` and `compiling` name it in errors.
 fn compile(engine: &Engine, what: &str, compiling: &str, wasm: &[u8]) -> Result<Component> {
     let component = servable_component(what, wasm)?;
+    crate::allocator::cache_compile_threads();
     Component::new(engine, &component)
         .map_err(anyhow::Error::from)
         .with_context(|| format!("{what}: {compiling}"))
@@ -257,6 +258,7 @@ impl Precompiler {
     /// names the input in errors.
     pub fn precompile(&self, what: &str, wasm: &[u8]) -> Result<Vec<u8>> {
         let component = servable_component(what, wasm)?;
+        crate::allocator::cache_compile_threads();
         Ok(self.engine.precompile_component(&component)?)
     }
 

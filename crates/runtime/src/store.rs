@@ -113,6 +113,8 @@ impl ComponentInstancer {
         env: &[(String, String)],
         adjust: impl FnOnce(&mut WasiCtxBuilder),
     ) -> Result<Store<InstanceState>> {
+        // The thread runs guests: it allocates per request.
+        crate::allocator::cache_this_thread();
         let mut wasi = WasiCtxBuilder::new();
         let overridden = |name: &str| env.iter().any(|(n, _)| n == name);
         for (name, value) in self.env.iter().filter(|(name, _)| !overridden(name)) {

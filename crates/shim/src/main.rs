@@ -58,7 +58,13 @@ impl Shim for SpinShim {
 
 fn main() {
     dead_shim::clean_up_on_delete(SpinShim::name());
-    let _front = task_front::TaskFront::install();
+    let _front = {
+        // The zygote and the container processes it forks give freed
+        // pages back at once; the shim itself purges with its own thread.
+        let _at_once = spinshim_runtime::allocator::PagesFreedAtOnce::begin();
+        task_front::TaskFront::install()
+    };
+    spinshim_runtime::allocator::start_purging_thread();
     // The shim's own log (containerd's side) stays at `error` unless
     // RUST_LOG or containerd's debug flag asks for more: per-request
     // logging once cost the reference shim most of its throughput.

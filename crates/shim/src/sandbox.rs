@@ -55,6 +55,7 @@ impl Sandbox for SpinSandbox {
 }
 
 async fn run(ctx: &impl RuntimeContext, env: &ContainerEnv) -> Result<i32> {
+    spinshim_runtime::allocator::serve_in_forked_process();
     // The first arg is the entrypoint (`/`); a command trigger gets the rest.
     let command_args: Vec<String> = ctx.args().iter().skip(1).cloned().collect();
     let settings = ShimSettings::from_env(env)?;
